@@ -90,11 +90,16 @@ def load_raw(root: str | os.PathLike | None = None, download: bool | None = None
     return (train.data, train.targets), (test.data, test.targets)
 
 
+def split_indices(n: int = 60_000) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, validation) indices into the 60,000 official training images; the same on every call."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED))
+    return order[N_VALID:], order[:N_VALID]
+
+
 def load_mnist(root: str | os.PathLike | None = None, download: bool | None = None) -> Splits:
     """Train / validation / test splits, normalised, as in-memory tensors."""
     (train_x, train_y), (test_x, test_y) = load_raw(root, download)
-    order = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(SPLIT_SEED))
-    valid_idx, train_idx = order[:N_VALID], order[N_VALID:]
+    train_idx, valid_idx = split_indices(len(train_y))
     images = normalise(train_x)
     return Splits(
         train=TensorMNIST(images[train_idx], train_y[train_idx]),

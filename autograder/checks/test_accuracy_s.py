@@ -1,0 +1,6 @@
+"""Test accuracy against the lower S bar."""
+from autograder.checks.test_accuracy import _check
+
+
+def test_accuracy_s(ctx):
+    _check(ctx, ctx.config.accuracy.s, "S")

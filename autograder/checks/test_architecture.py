@@ -1,0 +1,8 @@
+"""The network as specified, judged by behaviour: the student's weights in the grader's own network."""
+from autograder.grade import CheckFailed
+
+
+def test_architecture(ctx):
+    problems = ctx.architecture_problems
+    if problems:
+        raise CheckFailed(problems)

@@ -1,0 +1,17 @@
+"""top_patches against the grader's own search over the student's trained first layer."""
+from autograder import patches
+from autograder.canonical import oracle_activations
+from autograder.grade import CheckFailed, StudentError
+
+
+def test_top_patches(ctx):
+    got = ctx.require("top_patches", "patches")
+    weights, _ = ctx.weights
+    if "conv1.weight" not in weights or "conv1.bias" not in weights:
+        raise StudentError("top_patches cannot be checked: the model has no first convolution with "
+                           "25 filters of 1x12x12 and a bias")
+    tp = ctx.config.top_patches
+    acts = oracle_activations(weights, ctx.patch_images)
+    problems = patches.judge(got, acts, ctx.patch_images, list(tp.filters), tp.k)
+    if problems:
+        raise CheckFailed(problems)

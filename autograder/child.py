@@ -1,0 +1,219 @@
+"""Runs INSIDE the sandbox: import the student's cnn.py, call it, and save plain data for the grader.
+
+Nothing here judges anything. Whatever this process reports could have been altered by the student's
+code, which runs in the same interpreter, so the grader treats every value as a claim to verify. The
+file is copied into the job folder and run as `python child.py JOB_DIR`; it imports only torch, numpy,
+the standard library and the public `assignment` helpers.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+
+import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
+
+
+def student_error(err: BaseException, solution: str) -> dict:
+    """The exception, with only the traceback frames that lie in the student's file."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == solution]
+    where = "".join(traceback.format_list(frames[-3:])).rstrip()
+    return {"type": type(err).__name__, "message": str(err)[:2000], "trace": where[-4000:]}
+
+
+class Recorder:
+    """Writes the results after every phase, atomically, so a crash later keeps what came before."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.data = {"phase": "start", "errors": {}, "timings": {}}
+
+    def save(self) -> None:
+        tmp = self.path + ".tmp"
+        torch.save(self.data, tmp)
+        os.replace(tmp, self.path)
+
+    def phase(self, name: str) -> None:
+        self.data["phase"] = name
+        self.save()
+
+
+def plain_int(x):
+    """x if it is a real int (bool excluded), else None. numpy integers count."""
+    if type(x) is int:
+        return x
+    if type(x).__module__ == "numpy" and type(x).__name__.startswith(("int", "uint")):
+        return int(x)
+    return None
+
+
+def describe(value) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__
+        text = "<unprintable>"
+    return f"{text[:120]} ({type(value).__name__})"
+
+
+def run_output_shape(mod, cases: list, rec: Recorder) -> None:
+    from torch import nn
+
+    answers = []
+    for case in cases:
+        layer = getattr(nn, case["layer"])(**case["kwargs"])
+        answer = {"value": None, "got": None, "error": None}
+        try:
+            value = mod.output_shape(tuple(case["in_shape"]), layer)
+            ints = [plain_int(v) for v in value] if isinstance(value, (tuple, list)) else None
+            if ints is not None and len(ints) == 3 and None not in ints and type(value) in (tuple, list):
+                answer["value"] = ints
+            else:
+                answer["got"] = describe(value)
+        except BaseException as err:  # noqa: BLE001  (SystemExit from student code is an answer too)
+            answer["error"] = {"type": type(err).__name__, "message": str(err)[:300]}
+        answers.append(answer)
+    rec.data["output_shape"] = answers
+
+
+def leaf_records(model, probe: torch.Tensor) -> tuple[list, torch.Tensor]:
+    """Each leaf module's (name, class, input, output) during one eval-mode forward pass on `probe`."""
+    records, hooks = [], []
+    for name, module in model.named_modules():
+        if next(module.children(), None) is None:
+            def hook(m, args, out, name=name):
+                inp = args[0] if args and isinstance(args[0], torch.Tensor) else None
+                records.append([name, type(m).__name__,
+                                None if inp is None else inp.detach().clone(),
+                                out.detach().clone() if isinstance(out, torch.Tensor) else None])
+            hooks.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            out = model(probe)
+    finally:
+        for h in hooks:
+            h.remove()
+    return records, out
+
+
+def clean_history(history) -> list:
+    """Plain numbers where the student gave numbers (float, int, numpy or 0-d tensor); repr elsewhere."""
+    if not isinstance(history, list):
+        return [describe(history)]
+    cleaned = []
+    for entry in history[:10_000]:
+        if not isinstance(entry, dict):
+            cleaned.append(describe(entry))
+            continue
+        item = {}
+        for key, value in list(entry.items())[:20]:
+            try:
+                number = float(value.item() if hasattr(value, "item") else value)
+                item[str(key)] = number if not (type(value) is int) else value
+            except Exception:
+                item[str(key)] = describe(value)
+        cleaned.append(item)
+    return cleaned
+
+
+def main(job_dir: str) -> None:
+    job = torch.load(os.path.join(job_dir, "job.pt"), weights_only=True)
+    rec = Recorder(os.path.join(job_dir, job["results_name"]))
+    torch.set_num_threads(job["threads"])
+    solution = job["solution"]
+
+    from assignment.data import TensorMNIST, normalise
+    from assignment.solution import load_solution
+
+    def timed(name, fn):
+        rec.phase(name)
+        start = time.perf_counter()
+        try:
+            return fn()
+        except BaseException as err:  # noqa: BLE001
+            rec.data["errors"][name] = student_error(err, solution)
+            return None
+        finally:
+            rec.data["timings"][name] = time.perf_counter() - start
+            rec.save()
+
+    mod = timed("import", lambda: load_solution(solution))
+    if mod is None:
+        return
+    timed("output_shape", lambda: run_output_shape(mod, job["shape_cases"], rec))
+
+    torch.manual_seed(job["seed"])
+    model = timed("build_model", mod.build_model)
+    if not isinstance(model, torch.nn.Module):
+        if "build_model" not in rec.data["errors"]:
+            rec.data["errors"]["build_model"] = {
+                "type": "TypeError", "trace": "",
+                "message": f"build_model() returned {describe(model)}, expected an nn.Module"}
+            rec.save()
+        return
+
+    def model_io():
+        model.eval()
+        shapes = {}
+        with torch.no_grad():
+            for b in (1, 7):
+                out = model(torch.randn(b, 1, 28, 28))
+                shapes[b] = list(out.shape) if isinstance(out, torch.Tensor) else describe(out)
+        rec.data["model_io"] = shapes
+        rec.data["param_count_initial"] = sum(p.numel() for p in model.parameters())
+    timed("model_io", model_io)
+
+    steps = [0]
+    handle = register_optimizer_step_post_hook(
+        lambda *_: steps.__setitem__(0, steps[0] + 1))
+    train_set = TensorMNIST(normalise(job["train_x"]), job["train_y"])
+    valid_set = TensorMNIST(normalise(job["valid_x"]), job["valid_y"])
+    torch.manual_seed(job["seed"])
+    model.train()
+
+    def train():
+        history = mod.train(model, train_set, valid_set, iterations=job["iterations"],
+                            log_every=job["log_every"])
+        rec.data["history"] = clean_history(history)
+    timed("train", train)
+    handle.remove()
+    rec.data["optimizer_steps"] = steps[0]
+
+    def weights():
+        rec.data["params"] = [[n, p.detach().cpu().clone()] for n, p in model.named_parameters()]
+        rec.data["buffers"] = [[n, list(b.shape)] for n, b in model.named_buffers()]
+        rec.data["modules"] = [[n, type(m).__name__] for n, m in model.named_modules() if n]
+        model.eval()
+        records, out = leaf_records(model, job["probe_x"])
+        rec.data["records"] = records
+        rec.data["probe_out"] = out.detach().clone() if isinstance(out, torch.Tensor) else describe(out)
+    timed("inspect", weights)
+
+    def test_logits():
+        model.eval()
+        images = normalise(job["test_x"])
+        with torch.no_grad():
+            outs = [model(images[i:i + 1000]) for i in range(0, len(images), 1000)]
+        rec.data["test_logits"] = torch.cat([o.detach().float().cpu() for o in outs])
+    timed("evaluate", test_logits)
+
+    def patches():
+        model.eval()
+        with torch.no_grad():
+            got = mod.top_patches(model, normalise(job["patch_x"]), list(job["filters"]), k=job["k"])
+        try:
+            import numpy as np
+            rec.data["patches"] = torch.as_tensor(np.asarray(
+                got.detach().cpu() if isinstance(got, torch.Tensor) else got, dtype=np.float32))
+        except Exception:
+            rec.data["patches"] = describe(got)
+    timed("top_patches", patches)
+    rec.phase("done")
+
+
+if __name__ == "__main__":
+    sys.setrecursionlimit(10_000)
+    main(sys.argv[1])
+    sys.stdout.flush()
+    os._exit(0)  # skip interpreter teardown: the student's atexit hooks and threads do not get to run

@@ -1,0 +1,84 @@
+"""Command line: `python -m autograder grade SUBMISSION` and `python -m autograder grade-all FOLDER`.
+
+Thin: it parses arguments and forwards to grade.py, report.py and batch.py.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from .config import DEFAULT_CONFIG, ConfigError, load_config
+
+
+def cmd_grade(args) -> int:
+    from . import grade, report
+    from .results import ERROR, CheckResult, GradeResult
+
+    config = load_config(args.config)
+    out = Path(args.out)
+    result, ctx = GradeResult(str(args.submission), ""), None
+    code = 0
+    try:
+        result, extra = grade.grade(args.submission, config, cache=Path(args.cache), threads=args.threads,
+                                    hide=[out])
+        ctx = extra["ctx"]
+    except FileNotFoundError as err:  # nothing to grade: the student's problem, reported as such
+        result.checks = [CheckResult(n, s.title, ERROR, [str(err)], s.visibility) for n, s in config.checks.items()]
+    except Exception:
+        result.grader_error = traceback.format_exc()
+        code = 2
+    finally:
+        report.write_reports(result, config, out, ctx)
+    print(report.console_table(result))
+    print(f"Reports in {out}/: results.json, feedback.md, report.html")
+    if result.grader_error:
+        print(result.grader_error, file=sys.stderr)
+        code = 2
+    return code
+
+
+def cmd_grade_all(args) -> int:
+    from .batch import grade_all
+
+    return grade_all(Path(args.folder), Path(args.out), config_path=args.config, jobs=args.jobs, force=args.force,
+                     cache=Path(args.cache))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .grade import DEFAULT_CACHE
+
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p):
+        p.add_argument("--config", default=str(DEFAULT_CONFIG), help="grading config (default: %(default)s)")
+        p.add_argument("--cache", default=str(DEFAULT_CACHE),
+                       help="where the grader keeps its MNIST tensors (default: %(default)s)")
+
+    g = sub.add_parser("grade", help="grade one submission")
+    g.add_argument("submission", help="a cnn.py, a folder holding one, or a student repo with assignment/cnn.py")
+    g.add_argument("--out", default="grading-out", help="folder for the reports (default: %(default)s)")
+    g.add_argument("--threads", type=int, default=None, help="torch threads for the student's code "
+                   "(default: the cores available, at most 4)")
+    common(g)
+    g.set_defaults(run=cmd_grade)
+
+    a = sub.add_parser("grade-all", help="grade every submission in a folder and write gradebook.csv")
+    a.add_argument("folder", help="one entry per student: a cnn.py file or a folder (repo) holding one")
+    a.add_argument("--out", required=True, help="folder for the gradebook and one report folder per submission")
+    a.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default: %(default)s)")
+    a.add_argument("--force", action="store_true", help="regrade submissions that already have results")
+    common(a)
+    a.set_defaults(run=cmd_grade_all)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,147 @@
+"""Write what a grading produced: results.json (Gradescope), feedback.md, report.html, a console table."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+from .config import Config
+from .results import ERROR, PASSED, GradeResult
+
+MARK_WORDS = {
+    "S+": "S+: a correct and complete solution.",
+    "S": "S: conceptually right, but not everything works yet. Fix what is listed below to reach S+.",
+    None: "No mark yet: the checks that S needs do not all pass. Start with the first problem listed below.",
+}
+STATUS_WORDS = {PASSED: "passed", "failed": "FAILED", ERROR: "ERROR"}
+
+
+def gradescope(result: GradeResult, config: Config) -> dict:
+    """Gradescope's results format. The score is carried by one "Mark" test, so it equals the tests' sum;
+    each check is a 0-point test that carries its feedback."""
+    best = max(config.points.values())
+    score = config.points.get(result.mark, 0) if result.mark else 0
+    tests = [{"name": "Mark", "score": score, "max_score": best, "status": "passed" if result.mark else "failed",
+              "output": MARK_WORDS[result.mark], "visibility": "visible"}]
+    for check in result.checks:
+        tests.append({"name": check.title, "score": 0, "max_score": 0,
+                      "status": "passed" if check.passed else "failed",
+                      "output": "\n".join(check.messages) or "passed", "visibility": check.visibility})
+    return {
+        "score": score,
+        "execution_time": result.elapsed_s,
+        "output": f"Mark: {result.mark or 'none'}. " + MARK_WORDS[result.mark],
+        "output_format": "md",
+        "visibility": "visible",
+        "tests": tests,
+        "extra_data": {"mark": result.mark, "test_accuracy": result.test_accuracy,
+                       "accuracy_verified": result.accuracy_verified, "sha256": result.sha256,
+                       "checks": {c.name: c.status for c in result.checks}, "isolation": result.isolation,
+                       "child": {k: v for k, v in result.child.items() if not k.endswith("_tail")},
+                       "grader_error": result.grader_error},
+    }
+
+
+def _messages_md(messages: list[str]) -> list[str]:
+    lines = []
+    for m in messages:
+        head, _, rest = m.partition("\n")
+        lines.append(f"- {head}")
+        if rest.strip():
+            lines += ["", "  ```", *("  " + r for r in rest.splitlines()), "  ```"]
+    return lines
+
+
+def feedback_md(result: GradeResult) -> str:
+    lines = [f"# Feedback: {Path(result.submission).name or result.submission}", "",
+             f"**Mark: {result.mark or 'none'}**. {MARK_WORDS[result.mark]}", ""]
+    if result.test_accuracy is not None:
+        how = "measured by the grader with your weights" if result.accuracy_verified else "from your model's outputs"
+        lines += [f"Test accuracy: {result.test_accuracy:.2%} ({how}).", ""]
+    lines += ["| check | result |", "| --- | --- |"]
+    lines += [f"| {c.title} | {STATUS_WORDS.get(c.status, c.status)} |" for c in result.checks]
+    failing = [c for c in result.checks if not c.passed]
+    if failing:
+        lines += ["", "## What to fix", ""]
+        for c in failing:
+            kind = "your code raised an error or stopped" if c.status == ERROR else "failed"
+            lines += [f"### {c.title} ({kind})", "", *_messages_md(c.messages), ""]
+    if result.grader_error:
+        lines += ["", "> The grader itself hit a problem; this is not your fault, and your instructor will see it."]
+    out = result.child.get("stdout_tail", "").strip()
+    if out:
+        lines += ["", "## The end of what your code printed", "", "```", *out.splitlines()[-20:], "```"]
+    lines += ["", f"Graded in {result.elapsed_s:.0f} s. Sandbox: " + "; ".join(
+        f"{k} {v}" for k, v in result.isolation.items() if k != "level") + "."]
+    return "\n".join(lines) + "\n"
+
+
+def figures(result: GradeResult, ctx) -> dict[str, bytes]:
+    """PNGs from the submission's own trained model: filters, top patches, curves. Missing parts are skipped."""
+    from assignment import plots
+
+    made = {}
+
+    def png(name, fig):
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        made[name] = buf.getvalue()
+
+    try:
+        weights, _ = ctx.weights
+    except Exception:
+        weights = {}
+    if "conv1.weight" in weights:
+        png("filters", plots.plot_filters(weights["conv1.weight"]))
+        got = ctx.res.get("patches")
+        tp = ctx.config.top_patches
+        if getattr(got, "shape", None) is not None and tuple(got.shape) == (len(tp.filters), tp.k, 12, 12):
+            png("patches", plots.plot_patches(got, list(tp.filters)))
+    if result.history:
+        try:
+            png("curves", plots.plot_curves(result.history))
+        except (KeyError, TypeError, ValueError):
+            pass  # a malformed history is already reported by the training check
+    return made
+
+
+def report_html(result: GradeResult, pngs: dict[str, bytes]) -> str:
+    esc = html.escape
+    rows = "".join(f"<tr class='{c.status}'><td>{esc(c.title)}</td><td>{STATUS_WORDS.get(c.status, c.status)}</td>"
+                   f"<td>{'<br>'.join(esc(m).replace(chr(10), '<br>') for m in c.messages)}</td></tr>"
+                   for c in result.checks)
+    acc = "" if result.test_accuracy is None else f"<p>Test accuracy: {result.test_accuracy:.2%}</p>"
+    imgs = "".join(f"<figure><img alt='{name}' src='data:image/png;base64,{base64.b64encode(data).decode()}'>"
+                   f"<figcaption>{name}</figcaption></figure>" for name, data in pngs.items())
+    iso = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in result.isolation.items())
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Grading report: {esc(result.submission)}</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td{{padding:.3em .6em;vertical-align:top}}
+tr.passed td:nth-child(2){{color:#080}}tr.failed td:nth-child(2),tr.error td:nth-child(2){{color:#b00}}
+img{{max-width:100%}}</style></head><body>
+<h1>Mark: {esc(result.mark or 'none')}</h1><p>{esc(MARK_WORDS[result.mark])}</p>{acc}
+<table><tr><th>check</th><th>result</th><th>details</th></tr>{rows}</table>
+<h2>Figures from your trained model</h2>{imgs or '<p>No figures: the model did not train far enough.</p>'}
+<h2>Sandbox</h2><ul>{iso}</ul><p>Graded in {result.elapsed_s:.0f} s.</p></body></html>
+"""
+
+
+def console_table(result: GradeResult) -> str:
+    width = max([len(c.title) for c in result.checks] + [10])
+    lines = [f"{c.title:<{width}}  {STATUS_WORDS.get(c.status, c.status)}" for c in result.checks]
+    acc = "" if result.test_accuracy is None else f"  test accuracy {result.test_accuracy:.2%}"
+    lines.append(f"Mark: {result.mark or 'none'}{acc}  ({result.elapsed_s:.0f} s)")
+    if result.grader_error:
+        lines.append("GRADER ERROR: " + result.grader_error.splitlines()[0])
+    return "\n".join(lines)
+
+
+def write_reports(result: GradeResult, config: Config, out: Path, ctx=None) -> None:
+    """results.json first (Gradescope needs it even if the rest fails), then feedback.md and report.html."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(gradescope(result, config), indent=2))
+    (out / "feedback.md").write_text(feedback_md(result))
+    pngs = figures(result, ctx) if ctx is not None else {}
+    (out / "report.html").write_text(report_html(result, pngs))

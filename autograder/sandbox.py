@@ -1,0 +1,184 @@
+"""Run a command that executes untrusted code, with the strongest isolation this machine allows.
+
+Three levels, chosen by probing once:
+- "root": a new network, mount and PID namespace (unshare), hidden paths covered by empty tmpfs
+  mounts, and the code runs as an unprivileged uid of its own (setpriv), so the process limit holds.
+- "userns": the same namespaces inside an unprivileged user namespace; the code keeps the caller's
+  uid, so the process limit is not enforced.
+- "none": resource limits and a process group only.
+Every level applies wall, CPU, memory and output limits. `Outcome.isolation` says what was in force.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import secrets
+import shlex
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+NAMESPACES = ["--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
+
+
+@dataclass
+class Limits:
+    wall_seconds: float
+    cpu_seconds: float
+    memory_mb: int
+    processes: int
+    output_kb: int
+
+
+@dataclass
+class Outcome:
+    returncode: int | None
+    timed_out: bool = False
+    output_exceeded: bool = False
+    wall_s: float = 0.0
+    stdout: str = ""  # the tail that was kept
+    stderr: str = ""
+    output_bytes: int = 0
+    isolation: dict = field(default_factory=dict)
+
+    @property
+    def signal(self) -> int | None:
+        return -self.returncode if self.returncode is not None and self.returncode < 0 else None
+
+
+def _works(cmd: list[str]) -> bool:
+    try:
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=20).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@lru_cache(maxsize=None)
+def available_level() -> str:
+    """The strongest level that works here; CNN_GRADER_SANDBOX=root|userns|none forces a weaker one."""
+    wanted = os.environ.get("CNN_GRADER_SANDBOX", "auto")
+    order = ["root", "userns", "none"]
+    if wanted in order:
+        order = order[order.index(wanted):]
+    has = shutil.which("unshare") is not None
+    for level in order:
+        if level == "root" and has and os.geteuid() == 0 and shutil.which("setpriv") and _works(
+                ["unshare", *NAMESPACES, "sh", "-c",
+                 "mount -t tmpfs none /mnt && setpriv --reuid=65534 --regid=65534 --clear-groups true"]):
+            return level
+        if level == "userns" and has and _works(
+                ["unshare", "--user", "--map-root-user", *NAMESPACES, "sh", "-c", "mount -t tmpfs none /mnt"]):
+            return level
+        if level == "none":
+            return level
+    return "none"
+
+
+def describe_level(level: str, limits: Limits, hidden: list[Path]) -> dict[str, str]:
+    ns = level in ("root", "userns")
+    return {
+        "level": level,
+        "network": "blocked (empty network namespace)" if ns else "NOT blocked (no namespaces available)",
+        "hidden_paths": (f"{len(hidden)} paths covered by empty mounts" if ns
+                         else "NOT hidden: the code could read any file this user can"),
+        "user": "separate unprivileged uid" if level == "root" else "the grader's own user",
+        "processes": (f"at most {limits.processes}, all killed at the end (PID namespace)" if level == "root"
+                      else "killed at the end (PID namespace); count not limited" if ns
+                      else "process group killed at the end; a process that leaves the group can survive"),
+        "limits": (f"wall {limits.wall_seconds:g} s, CPU {limits.cpu_seconds:g} s, "
+                   f"memory {limits.memory_mb} MB, output {limits.output_kb} KB"),
+    }
+
+
+def new_uid() -> int:
+    """A uid no account uses, so that one job's processes never count against another's limit."""
+    return 200_000 + secrets.randbelow(800_000)
+
+
+def _preexec(limits: Limits, level: str):
+    def apply():
+        os.setsid()
+        mem = limits.memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        cpu = int(limits.cpu_seconds)
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2**30, 2**30))
+        if level == "root":  # counted for the job's own uid once setpriv has switched to it
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+    return apply
+
+
+class _Tail(threading.Thread):
+    """Drains a pipe, keeps its last `keep` bytes and calls `over()` once the total passes `cap`."""
+
+    def __init__(self, pipe, keep: int, counter: list, cap: int, over):
+        super().__init__(daemon=True)
+        self.pipe, self.keep, self.counter, self.cap, self.over = pipe, keep, counter, cap, over
+        self.buf = bytearray()
+
+    def run(self):
+        while chunk := self.pipe.read1(65536):
+            self.counter[0] += len(chunk)
+            self.buf += chunk
+            del self.buf[:-self.keep]
+            if self.counter[0] > self.cap:
+                self.over()
+        self.pipe.close()
+
+
+def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, env: dict[str, str],
+        uid: int | None = None, level: str | None = None) -> Outcome:
+    """Run `argv` (cwd `workdir`) under `limits`, with `hidden` paths out of sight where possible."""
+    level = level or available_level()
+    if level in ("root", "userns"):
+        mounts = []
+        for path in hidden:
+            if path.is_dir():
+                mounts.append(f"mount -t tmpfs -o size=64k,mode=0555 none {shlex.quote(str(path))}")
+            elif path.exists():
+                mounts.append(f"mount --bind /dev/null {shlex.quote(str(path))}")
+        run_as = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"] if level == "root" else []
+        script = " && ".join(mounts + ["exec " + shlex.join(run_as + argv)])
+        userns = ["--user", "--map-root-user"] if level == "userns" else []
+        argv = ["unshare", *userns, *NAMESPACES, "sh", "-c", script]
+
+    outcome = Outcome(returncode=None, isolation=describe_level(level, limits, hidden))
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, preexec_fn=_preexec(limits, level))
+
+    def kill():
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def flood():
+        outcome.output_exceeded = True
+        kill()
+
+    counter = [0]
+    tails = [_Tail(p, 16_384, counter, limits.output_kb * 1024, flood) for p in (proc.stdout, proc.stderr)]
+    for t in tails:
+        t.start()
+    try:
+        proc.wait(timeout=limits.wall_seconds)
+    except subprocess.TimeoutExpired:
+        outcome.timed_out = True
+    finally:
+        kill()  # whatever is left of the group, even after a normal exit
+        proc.wait()
+        for t in tails:
+            t.join(timeout=5)
+    outcome.returncode = proc.returncode
+    outcome.wall_s = time.monotonic() - start
+    outcome.output_bytes = counter[0]
+    outcome.stdout, outcome.stderr = (bytes(t.buf).decode("utf-8", "replace") for t in tails)
+    return outcome
