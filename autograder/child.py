@@ -123,7 +123,6 @@ def main(job_dir: str) -> None:
     torch.set_num_threads(job["threads"])
     solution = job["solution"]
 
-    from assignment.data import TensorMNIST, normalise
     from assignment.solution import load_solution
 
     def timed(name, fn):
@@ -138,9 +137,43 @@ def main(job_dir: str) -> None:
             rec.data["timings"][name] = time.perf_counter() - start
             rec.save()
 
-    mod = timed("import", lambda: load_solution(solution))
-    if mod is None:
-        return
+    try:
+        mod = timed("import", lambda: load_solution(solution))
+        if mod is not None:
+            run_phases(mod, job, rec, timed)
+    finally:
+        rec.phase("done")  # not reached if the student's code ends the process
+
+
+def stand_in_model() -> torch.nn.Module:
+    """The practical's network, used only to see whether train() and top_patches() exist when
+    build_model() fails. Nothing it produces is graded."""
+    from torch import nn
+    return nn.Sequential(nn.Conv2d(1, 25, 12, stride=2), nn.ReLU(), nn.Conv2d(25, 64, 5, padding=2), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
+
+
+def probe_unimplemented(mod, job: dict, rec: Recorder) -> None:
+    """Record a NotImplementedError from train() or top_patches(), so feedback names every missing function."""
+    from assignment.data import TensorMNIST, normalise
+
+    model = stand_in_model()
+    tiny = TensorMNIST(normalise(job["train_x"][:100]), job["train_y"][:100])
+    calls = {"train": lambda: mod.train(model, tiny, tiny, iterations=2, log_every=1),
+             "top_patches": lambda: mod.top_patches(model, normalise(job["patch_x"][:10]), [0], k=2)}
+    for name, call in calls.items():
+        try:
+            call()
+        except NotImplementedError as err:
+            rec.data["errors"][name] = student_error(err, job["solution"])
+        except BaseException:  # noqa: BLE001  (any other failure here says nothing about the student)
+            pass
+    rec.save()
+
+
+def run_phases(mod, job: dict, rec: Recorder, timed) -> None:
+    from assignment.data import TensorMNIST, normalise
+
     timed("output_shape", lambda: run_output_shape(mod, job["shape_cases"], rec))
 
     torch.manual_seed(job["seed"])
@@ -150,7 +183,7 @@ def main(job_dir: str) -> None:
             rec.data["errors"]["build_model"] = {
                 "type": "TypeError", "trace": "",
                 "message": f"build_model() returned {describe(model)}, expected an nn.Module"}
-            rec.save()
+        probe_unimplemented(mod, job, rec)
         return
 
     def model_io():

@@ -41,6 +41,9 @@ PHASE_WORDS = {
     "top_patches": "top_patches()", "done": "the end",
 }
 
+PREREQUISITES = {"output_shape": ["import"], **{p: ["import", "build_model"] for p in (
+    "model_io", "train", "inspect", "evaluate", "top_patches")}}
+
 
 class StudentError(Exception):
     """The student's code raised, or never got as far as producing what a check needs."""
@@ -102,10 +105,12 @@ class Context:
         return f"your code ended early ({how}) during {phase}: do not exit or kill the process"
 
     def require(self, phase: str, key: str):
-        """The result `key` of `phase`, or StudentError saying why there is none."""
-        err = self.res.get("errors", {}).get(phase)
-        if err:
-            raise StudentError(student_message(phase, err, self.config))
+        """The result `key` of `phase`, or StudentError saying why there is none: the phase's own error,
+        else the error of a phase it depends on, else why the child stopped."""
+        errors = self.res.get("errors", {})
+        for name in (phase, *PREREQUISITES.get(phase, ())):
+            if errors.get(name):
+                raise StudentError(student_message(name, errors[name], self.config))
         if key not in self.res:
             raise StudentError(self.death() or f"{PHASE_WORDS.get(phase, phase)} produced nothing")
         return self.res[key]
