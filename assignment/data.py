@@ -78,7 +78,7 @@ def load_raw(root: str | os.PathLike | None = None, download: bool | None = None
         train = MNIST(str(where), train=True, download=download)
         test = MNIST(str(where), train=False, download=download)
     except Exception as err:  # torchvision raises RuntimeError, URLError, OSError... depending on the cause
-        if explicit and not download:
+        if not download:  # nothing was fetched, so the files are simply not there
             hint = (f"No MNIST in torchvision's layout under {where} (expected {where}/MNIST/raw/"
                     "train-images-idx3-ubyte and the three other idx files). Fix MNIST_ROOT or --mnist-root, "
                     "or unset it to download MNIST instead.")

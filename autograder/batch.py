@@ -113,13 +113,14 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, force
     timeout = config.limits.wall_seconds + OVERHEAD_S
 
     status: dict[str, str] = {}
-    todo = []
+    todo, skipped = [], 0
     for name, path in submissions.items():
         sha, sub_out = solution_sha(path), out / "submissions" / name
         if sha is None:
             status[name] = "no cnn.py found"
         elif not force and already_graded(sub_out, sha):
             status[name] = "graded"
+            skipped += 1
         else:
             todo.append(name)
 
@@ -128,7 +129,6 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, force
                                                 for n in submissions])
 
     book()
-    skipped = len(submissions) - len(todo)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(run_worker, n, submissions[n], out / "submissions" / n, args, timeout): n
                    for n in todo}
@@ -137,8 +137,9 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, force
             book()
     book()
     marks = {}
-    for row in csv.DictReader(open(out / "gradebook.csv")):
-        marks[row["mark"] or row["status"]] = marks.get(row["mark"] or row["status"], 0) + 1
+    with open(out / "gradebook.csv") as f:
+        for row in csv.DictReader(f):
+            marks[row["mark"] or row["status"]] = marks.get(row["mark"] or row["status"], 0) + 1
     print(f"{len(submissions)} submissions ({skipped} already graded): "
           + ", ".join(f"{k}: {v}" for k, v in sorted(marks.items())))
     print(f"Gradebook: {out / 'gradebook.csv'}")

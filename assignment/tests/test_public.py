@@ -1,0 +1,313 @@
+"""Public checks of your cnn.py: run ``pytest assignment/tests`` (about 20 s, no full training).
+
+They check shapes, types and that training runs; passing them does not mean the grader gives full
+marks. Check another file with ``pytest assignment/tests --solution path/to/cnn.py``.
+"""
+from __future__ import annotations
+
+import math
+import traceback
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+FORMULA = ("per axis, out = floor((size + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1; "
+           "with ceil_mode=True round up instead, but drop a last window that would start in the right-hand padding; "
+           "padding='same' keeps the size, 'valid' means padding 0 (section 2 of assignment/README.md)")
+
+
+def not_implemented(name: str, err: NotImplementedError):
+    pytest.fail(f"{name} is not implemented yet: {err}", pytrace=False)
+
+
+def raised(what: str, err: Exception, hint: str = ""):
+    trace = "".join(traceback.format_exception(err))
+    summary = " ".join(filter(None, [f"{what} raised {type(err).__name__}: {err}.", hint]))
+    pytest.fail(f"{summary}\n\n{trace}", pytrace=False)
+
+
+def call(name: str, fn, *args, **kwargs):
+    """fn(*args, **kwargs), turning the stub's NotImplementedError into a one-line failure."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError as err:
+        error = err
+    not_implemented(name, error)  # outside the except block, so that pytest shows only this message
+
+
+@dataclass
+class Outcome:
+    """What a student function returned, or what it raised: several checks share one (slow) call."""
+    name: str
+    value: Any = None
+    error: Exception | None = None
+
+    def get(self) -> Any:
+        if isinstance(self.error, NotImplementedError):
+            not_implemented(self.name, self.error)
+        if self.error is not None:
+            raised(self.name, self.error)
+        return self.value
+
+
+def attempt(name: str, fn, *args, **kwargs) -> Outcome:
+    try:
+        return Outcome(name, fn(*args, **kwargs))
+    except Exception as err:
+        return Outcome(name, error=err)
+
+
+def torch_output_shape(in_shape: tuple[int, int, int], layer: nn.Module) -> tuple[int, ...]:
+    """What the layer really gives for one input of shape in_shape."""
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch warns that an even kernel with padding='same' costs a padded copy: harmless here
+        warnings.filterwarnings("ignore", message="Using padding='same' with even kernel", category=UserWarning)
+        return tuple(layer(torch.zeros(1, *in_shape)).shape[1:])
+
+
+# ---------------------------------------------------------------------------------------------------
+# output_shape (section 2)
+
+PRACTICAL_LAYERS = [
+    pytest.param((1, 28, 28), nn.Conv2d(1, 25, 12, stride=2), (25, 9, 9), id="conv1"),
+    pytest.param((25, 9, 9), nn.Conv2d(25, 64, 5, padding="same"), (64, 9, 9), id="conv2-same"),
+    pytest.param((64, 9, 9), nn.MaxPool2d(2), (64, 4, 4), id="pool"),
+    pytest.param((64, 9, 9), nn.MaxPool2d(2, ceil_mode=True), (64, 5, 5), id="pool-ceil"),
+]
+
+OTHER_LAYERS = [
+    pytest.param((3, 32, 32), nn.Conv2d(3, 8, 3), id="conv-k3"),
+    pytest.param((3, 32, 32), nn.Conv2d(3, 8, 3, stride=2, padding=1), id="conv-stride2-pad1"),
+    pytest.param((1, 28, 28), nn.Conv2d(1, 4, 5, stride=(2, 1)), id="conv-stride-pair"),
+    pytest.param((2, 20, 15), nn.Conv2d(2, 4, (3, 5), padding=(1, 2)), id="conv-kernel-pair-padding-pair"),
+    pytest.param((1, 28, 28), nn.Conv2d(1, 4, 4, padding="valid"), id="conv-valid"),
+    pytest.param((3, 17, 17), nn.Conv2d(3, 6, 5, padding="same"), id="conv-same-odd-kernel"),
+    pytest.param((3, 10, 13), nn.Conv2d(3, 6, (4, 2), padding="same"), id="conv-same-even-kernel"),
+    pytest.param((1, 28, 28), nn.Conv2d(1, 4, 3, dilation=2), id="conv-dilation"),
+    pytest.param((4, 17, 23), nn.Conv2d(4, 2, (3, 2), stride=(1, 3), padding=(2, 0), dilation=(2, 3)),
+                 id="conv-everything-non-square"),
+    pytest.param((8, 10, 10), nn.MaxPool2d(3, stride=2), id="pool-k3-stride2"),
+    pytest.param((8, 10, 10), nn.MaxPool2d(3, stride=2, ceil_mode=True), id="pool-k3-stride2-ceil"),
+    pytest.param((2, 11, 13), nn.MaxPool2d(3), id="pool-default-stride"),
+    pytest.param((1, 5, 5), nn.MaxPool2d(2, stride=2, padding=1, ceil_mode=True), id="pool-ceil-last-window-in-padding"),
+    pytest.param((2, 11, 13), nn.MaxPool2d((3, 2), stride=(2, 3), padding=1, dilation=2, ceil_mode=True),
+                 id="pool-everything-non-square"),
+]
+
+
+@pytest.mark.parametrize(("in_shape", "layer", "expected"), PRACTICAL_LAYERS)
+def test_output_shape_of_practical_layers(solution, in_shape, layer, expected):
+    got = call("output_shape", solution.output_shape, in_shape, layer)
+    assert got == expected, (f"output_shape({in_shape}, {layer}) returned {got!r}, expected {expected}. "
+                             f"Try: {FORMULA}.")
+
+
+@pytest.mark.parametrize(("in_shape", "layer"), OTHER_LAYERS)
+def test_output_shape_agrees_with_torch(solution, in_shape, layer):
+    expected = torch_output_shape(in_shape, layer)
+    got = call("output_shape", solution.output_shape, in_shape, layer)
+    assert got == expected, (f"output_shape({in_shape}, {layer}) returned {got!r}, but torch gives {expected}. "
+                             f"Try: {FORMULA}.")
+
+
+@pytest.mark.parametrize(("in_shape", "layer"), [
+    pytest.param((1, 28, 28), nn.Conv2d(1, 25, 12, stride=2), id="conv1"),
+    pytest.param((64, 9, 9), nn.MaxPool2d(2, ceil_mode=True), id="pool-ceil"),
+])
+def test_output_shape_returns_python_ints(solution, in_shape, layer):
+    got = call("output_shape", solution.output_shape, in_shape, layer)
+    assert isinstance(got, tuple), f"output_shape returned a {type(got).__name__}, expected a tuple of three ints"
+    types = [type(x).__name__ for x in got]
+    assert types == ["int"] * 3, (f"output_shape returned a tuple of {types}, expected three Python ints. "
+                                  "Try: wrap each size in int(); `/` gives floats, use `//` or math.floor/math.ceil.")
+
+
+@pytest.mark.parametrize("layer", [nn.Linear(4, 2), nn.ReLU()], ids=["linear", "relu"])
+def test_output_shape_rejects_other_layers(solution, layer):
+    result = attempt("output_shape", solution.output_shape, (1, 28, 28), layer)
+    if isinstance(result.error, TypeError):
+        return
+    if isinstance(result.error, NotImplementedError):
+        not_implemented("output_shape", result.error)
+    found = (f"raised {type(result.error).__name__}: {result.error}" if result.error is not None
+             else f"returned {result.value!r}")
+    pytest.fail(f"output_shape((1, 28, 28), {layer}) {found}, expected a TypeError. Try: check "
+                "isinstance(layer, nn.Conv2d) / nn.MaxPool2d first and raise TypeError otherwise.", pytrace=False)
+
+
+# ---------------------------------------------------------------------------------------------------
+# build_model (section 3)
+
+EXPECTED_COUNTS = ("conv1 25*1*12*12 + 25 = 3,625; conv2 64*25*5*5 + 64 = 40,064; "
+                   "fc1 (64*4*4)*1024 + 1024 = 1,049,600; fc2 1024*10 + 10 = 10,250: total 1,103,539 "
+                   "(or 1,693,363 if your pooling gives 64x5x5, making fc1 (64*5*5)*1024 + 1024 = 1,639,424)")
+
+FORWARD_HINT = "Try: print x.shape after every layer in forward() and compare with section 3."
+
+
+@pytest.mark.parametrize("batch", [1, 7], ids=["batch-1", "batch-7"])
+def test_build_model_output_shape(solution, batch):
+    torch.manual_seed(0)
+    model = call("build_model", solution.build_model).eval()
+    forward = attempt("build_model()(x)", torch.no_grad()(model), torch.randn(batch, 1, 28, 28))
+    if forward.error is not None:
+        raised(f"build_model()(x) for x of shape ({batch}, 1, 28, 28)", forward.error, FORWARD_HINT)
+    out = forward.value
+    assert tuple(out.shape) == (batch, 10), (
+        f"build_model() maps a batch of shape ({batch}, 1, 28, 28) to {tuple(out.shape)}, expected ({batch}, 10). "
+        f"{FORWARD_HINT}")
+
+
+def test_build_model_parameter_count(solution):
+    model = call("build_model", solution.build_model)
+    total = sum(p.numel() for p in model.parameters())
+    per_layer = ", ".join(f"{name} {sum(p.numel() for p in m.parameters(recurse=False)):,}"
+                          for name, m in model.named_modules() if any(True for _ in m.parameters(recurse=False)))
+    assert total in (1_103_539, 1_693_363), (
+        f"build_model() has {total:,} parameters ({per_layer or 'no layers with parameters'}), expected "
+        f"{EXPECTED_COUNTS}. Try: compare each layer's count with these.")
+
+
+@pytest.mark.parametrize(("index", "expected"), [(0, (25, 9, 9)), (1, (64, 9, 9))], ids=["conv1", "conv2"])
+def test_build_model_conv_output_shapes(solution, index, expected):
+    torch.manual_seed(0)
+    model = call("build_model", solution.build_model).eval()
+    seen = []  # (module name, output shape without the batch axis), in the order the layers run
+    names = {m: name for name, m in model.named_modules()}
+    hooks = [m.register_forward_hook(lambda m, args, out: seen.append((names[m], tuple(out.shape[1:]))))
+             for m in model.modules() if isinstance(m, nn.Conv2d)]
+    error = None
+    try:
+        with torch.no_grad():
+            model(torch.randn(1, 1, 28, 28))
+    except Exception as err:  # a later layer may fail because of this one: report the shapes seen so far
+        error = err
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if len(seen) <= index and error is not None:
+        raised("build_model()(x) for x of shape (1, 1, 28, 28)", error, FORWARD_HINT)
+    assert len(seen) > index, (f"a forward pass of build_model() ran {len(seen)} nn.Conv2d layer(s), expected 2. "
+                               "Try: build both convolutions of section 3 as nn.Conv2d modules.")
+    name, got = seen[index]
+    assert got == expected, (f"conv{index + 1} ('{name}') output has wrong shape: got {got}, expected {expected} "
+                             "for an input (1, 28, 28). Try: check its kernel_size, stride and padding "
+                             "against section 3.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# train (section 4): a 60-iteration smoke run on 2000 images, not a real training
+
+SMOKE = dict(iterations=60, batch_size=50, log_every=20)
+KEYS = ("iteration", "loss", "train_accuracy", "valid_accuracy")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(solution, request) -> Outcome:
+    """Outcome of train(...) whose value is (history, parameters before, parameters after)."""
+    torch.manual_seed(0)
+    built = attempt("build_model", solution.build_model)
+    if built.error is not None:
+        return built
+    mnist = request.getfixturevalue("mnist")  # only now: loading MNIST takes seconds
+    model = built.value
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    trained = attempt("train", solution.train, model, *mnist, **SMOKE)
+    if trained.error is not None:
+        return trained
+    after = {name: p.detach().clone() for name, p in model.named_parameters()}
+    return Outcome("train", (trained.value, before, after))
+
+
+def history_of(smoke_run: Outcome) -> list[dict]:
+    history = smoke_run.get()[0]
+    assert isinstance(history, list) and all(isinstance(h, dict) for h in history), (
+        f"train returned {type(history).__name__} {history!r:.200}, expected a list of dicts. "
+        "Try: append one dict to a list every log_every iterations and return the list.")
+    return history
+
+
+def test_train_logs_every_log_every_iterations(smoke_run):
+    iterations = [h.get("iteration") for h in history_of(smoke_run)]
+    assert iterations == [20, 40, 60], (
+        f"train(..., iterations=60, log_every=20) logged at iterations {iterations}, expected [20, 40, 60]. "
+        "Try: count iterations from 1 and log when iteration % log_every == 0.")
+
+
+def test_train_history_has_the_four_keys(smoke_run):
+    for h in history_of(smoke_run):
+        missing = [key for key in KEYS if key not in h]
+        assert not missing, (f"a history entry has keys {sorted(h)}, missing {missing}. "
+                             f"Try: log a dict with exactly the keys {list(KEYS)}.")
+
+
+def test_train_losses_are_finite_floats(smoke_run):
+    for h in history_of(smoke_run):
+        loss = h.get("loss")
+        assert type(loss) is float, (f"history loss is a {type(loss).__name__} ({loss!r:.80}), expected a Python "
+                                     "float. Try: loss.item().")
+        assert math.isfinite(loss), (f"history loss is {loss} after {h.get('iteration')} iterations, expected a "
+                                     "finite number. Try: the cross-entropy of the logits (no softmax before it), lr=1e-4.")
+
+
+@pytest.mark.parametrize("key", ["train_accuracy", "valid_accuracy"])
+def test_train_accuracies_are_fractions(smoke_run, key):
+    for h in history_of(smoke_run):
+        acc = h.get(key)
+        assert isinstance(acc, float) and 0.0 <= acc <= 1.0, (
+            f"history {key} is {acc!r:.80} ({type(acc).__name__}), expected a float in [0, 1]. "
+            "Try: (number correct) / (number seen) as a Python float, not a percentage or a tensor.")
+
+
+def test_train_changes_the_parameters(smoke_run):
+    _, before, after = smoke_run.get()
+    unchanged = [name for name in before if torch.equal(before[name], after[name])]
+    assert not unchanged, (f"after 60 iterations these parameters are unchanged: {', '.join(unchanged)}; expected all "
+                           "of them to change. Try: Adam over model.parameters(), and optimiser.zero_grad(), "
+                           "loss.backward(), optimiser.step() in every iteration.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# top_patches (section 5)
+
+FILTERS, K, N_IMAGES = [0, 1, 2, 3, 4], 12, 200
+
+
+@pytest.fixture(scope="module")
+def patches(solution, request) -> Outcome:
+    """Outcome of top_patches(...) on 200 images, value (images, patches)."""
+    torch.manual_seed(0)
+    built = attempt("build_model", solution.build_model)
+    if built.error is not None:
+        return built
+    images = request.getfixturevalue("mnist")[0].images[:N_IMAGES]
+    found = attempt("top_patches", solution.top_patches, built.value.eval(), images, FILTERS, k=K)
+    return found if found.error is not None else Outcome("top_patches", (images, found.value))
+
+
+def test_top_patches_shape(patches):
+    _, got = patches.get()
+    shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+    assert shape == (len(FILTERS), K, 12, 12), (
+        f"top_patches(model, images, {FILTERS}, k={K}) returned {shape}, expected a tensor of shape "
+        f"({len(FILTERS)}, {K}, 12, 12). Try: one row per filter, k patches of 12x12 each.")
+
+
+def test_top_patches_are_windows_at_stride_2(patches):
+    images, got = patches.get()
+    if not (isinstance(got, torch.Tensor) and tuple(got.shape) == (len(FILTERS), K, 12, 12)):
+        pytest.fail("top_patches returned the wrong shape, so its patches cannot be checked: make "
+                    "test_top_patches_shape pass first.", pytrace=False)
+    windows = images[:, 0].unfold(1, 12, 2).unfold(2, 12, 2).reshape(-1, 144)  # (N*9*9, 144): every conv1 window
+    flat = got.reshape(len(FILTERS), K, 144)
+    for row, f in enumerate(FILTERS):
+        for rank in range(K):
+            patch = flat[row, rank]
+            assert (windows == patch).all(1).any(), (
+                f"top_patches: patch {rank} of filter {f} is not images[n, 0, 2i:2i+12, 2j:2j+12] for any n, i, j, "
+                "expected every patch to be the 12x12 input window that one conv1 activation sees. Try: "
+                "activation (i, j) of conv1 (kernel 12, stride 2) sees rows 2i..2i+11 and columns 2j..2j+11.")
