@@ -20,3 +20,9 @@ def mnist_root() -> Path:
         pytest.skip("MNIST_ROOT is not set: point it at an offline MNIST copy in torchvision's layout, "
                     "e.g. MNIST_ROOT=../shared/mnist")
     return Path(value).expanduser().resolve()
+
+
+def pytest_collection_modifyitems(items):
+    """Run the tests that train for real (marked slow) last, so quick failures show first.
+    Nothing is skipped: `-m "not slow"` is there for a quick local run."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is not None)
