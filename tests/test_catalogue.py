@@ -1,0 +1,67 @@
+"""Every catalogue submission gets its expected mark, with its phrase in the feedback.
+
+The whole catalogue is graded once, by `grade-all --jobs 2` under the short-budget config
+(tests/grading-fast.yml); each entry is then its own test.
+"""
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from catalogue import build
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ROOT / "tests" / "grading-fast.yml"
+ENTRIES = build.entries()
+pytestmark = pytest.mark.slow  # grades about sixty submissions: several minutes
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Materialise every entry into one class folder and grade it; yield (out dir, gradebook rows)."""
+    for entry in ENTRIES:
+        for marker in build.markers(entry):
+            marker.unlink(missing_ok=True)
+    folder = tmp_path_factory.mktemp("class")
+    for entry in ENTRIES:
+        build.materialise(entry, folder / entry["name"])
+    out = tmp_path_factory.mktemp("graded")
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(folder), "--out", str(out),
+                           "--jobs", "2", "--config", str(FAST)], capture_output=True, text=True, cwd=ROOT)
+    print(f"graded {len(ENTRIES)} submissions in {time.monotonic() - start:.0f} s")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = {r["submission"]: r for r in csv.DictReader(open(out / "gradebook.csv"))}
+    yield out, rows
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e["name"] for e in ENTRIES])
+def test_entry_gets_its_mark_and_phrase(graded, entry):
+    out, rows = graded
+    row = rows[entry["name"]]
+    assert row["status"] == "graded", row
+    feedback = (out / "submissions" / entry["name"] / "feedback.md").read_text()
+    expected = entry["mark"] or "none"
+    assert row["mark"] == expected, f"{entry['why']}\n--- feedback ---\n{feedback}"
+    assert entry["phrase"] in feedback.lower(), f"{entry['phrase']!r} not in feedback:\n{feedback}"
+
+
+def test_gradebook_is_complete(graded):
+    out, rows = graded
+    assert sorted(rows) == sorted(e["name"] for e in ENTRIES)
+    for name in rows:
+        results = json.loads((out / "submissions" / name / "results.json").read_text())
+        assert results["score"] == sum(t["score"] for t in results["tests"])
+
+
+def test_no_attack_left_a_trace(graded):
+    left = [str(m) for e in ENTRIES for m in build.markers(e) if m.exists()]
+    assert not left, f"attack markers exist: {left}"
+    ps = subprocess.run(["ps", "-eo", "uid=,args="], capture_output=True, text=True).stdout.splitlines()
+    strays = [line for line in ps if int(line.split()[0]) >= 200_000]
+    assert not strays, f"sandboxed processes survived: {strays}"
