@@ -328,9 +328,10 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
                "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "MPLBACKEND": "Agg",
                "CUDA_VISIBLE_DEVICES": "", "LANG": "C.UTF-8"}
         hidden = hidden_paths([solution.parent, cache, *map(Path, hide)])
+        read_only = [p for p in {REPO, Path(sys.prefix).resolve(), Path.home()} if p not in job.parents]
         outcome = sandbox.run([sys.executable, "-s", str(job / "child.py"), str(job)], workdir=job / "submission",
                               hidden=hidden, limits=sandbox.Limits(**vars(config.limits)), env=env, uid=uid,
-                              level=level)
+                              level=level, read_only=sorted(read_only))
         res, problem = load_results(keep["results"])
     finally:
         shutil.rmtree(keep["base"], ignore_errors=True)

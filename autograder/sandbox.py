@@ -80,13 +80,16 @@ def available_level() -> str:
     return "none"
 
 
-def describe_level(level: str, limits: Limits, hidden: list[Path]) -> dict[str, str]:
+def describe_level(level: str, limits: Limits, hidden: list[Path], read_only: list[Path] = ()) -> dict[str, str]:
     ns = level in ("root", "userns")
     return {
         "level": level,
         "network": "blocked (empty network namespace)" if ns else "NOT blocked (no namespaces available)",
         "hidden_paths": (f"{len(hidden)} paths covered by empty mounts" if ns
                          else "NOT hidden: the code could read any file this user can"),
+        "files": ("the job folder and /tmp writable; "
+                  + (f"{len(read_only)} folders read-only (the project, Python, home)" if read_only else "")
+                  if ns else "NOT protected: the code could change any file this user can"),
         "user": "separate unprivileged uid" if level == "root" else "the grader's own user",
         "processes": (f"at most {limits.processes}, all killed at the end (PID namespace)" if level == "root"
                       else "killed at the end (PID namespace); count not limited" if ns
@@ -134,11 +137,16 @@ class _Tail(threading.Thread):
 
 
 def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, env: dict[str, str],
-        uid: int | None = None, level: str | None = None) -> Outcome:
-    """Run `argv` (cwd `workdir`) under `limits`, with `hidden` paths out of sight where possible."""
+        uid: int | None = None, level: str | None = None, read_only: list[Path] = ()) -> Outcome:
+    """Run `argv` (cwd `workdir`) under `limits`, with `hidden` paths out of sight and `read_only`
+    folders unwritable, where the level allows."""
     level = level or available_level()
+    read_only = [p for p in read_only if p.is_dir()]
     if level in ("root", "userns"):
         mounts = []
+        for path in read_only:
+            q = shlex.quote(str(path))
+            mounts.append(f"mount --bind {q} {q} && mount -o remount,bind,ro {q}")
         for path in hidden:
             if path.is_dir():
                 mounts.append(f"mount -t tmpfs -o size=64k,mode=0555 none {shlex.quote(str(path))}")
@@ -149,7 +157,7 @@ def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, e
         userns = ["--user", "--map-root-user"] if level == "userns" else []
         argv = ["unshare", *userns, *NAMESPACES, "sh", "-c", script]
 
-    outcome = Outcome(returncode=None, isolation=describe_level(level, limits, hidden))
+    outcome = Outcome(returncode=None, isolation=describe_level(level, limits, hidden, read_only))
     start = time.monotonic()
     proc = subprocess.Popen(argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, preexec_fn=_preexec(limits, level))

@@ -27,7 +27,7 @@ def tmp_path(tmp_path_factory):
     shutil.rmtree(path, ignore_errors=True)
 
 
-def run_py(tmp_path, code, *, hidden=(), limits=LIMITS, level=None):
+def run_py(tmp_path, code, *, hidden=(), limits=LIMITS, level=None, read_only=()):
     job = tmp_path / "job"
     job.mkdir(exist_ok=True)
     job.chmod(0o777)
@@ -35,7 +35,7 @@ def run_py(tmp_path, code, *, hidden=(), limits=LIMITS, level=None):
     uid = sandbox.new_uid() if (level or LEVEL) == "root" else None
     env = {"PATH": "/usr/bin:/bin", "HOME": str(job)}
     return sandbox.run([sys.executable, "-S", str(job / "prog.py")], workdir=job, hidden=list(hidden),
-                       limits=limits, env=env, uid=uid, level=level)
+                       limits=limits, env=env, uid=uid, level=level, read_only=list(read_only))
 
 
 def test_plain_program_runs_and_output_is_kept(tmp_path):
@@ -152,3 +152,20 @@ def test_level_none_still_limits_time(tmp_path):
     out = run_py(tmp_path, "import time; time.sleep(30)", limits=limits, level="none")
     assert out.timed_out
     assert out.isolation["network"].startswith("NOT blocked")
+
+
+@needs_ns
+def test_read_only_folders_cannot_be_changed(tmp_path):
+    keep = tmp_path / "project"
+    keep.mkdir()
+    (keep / "data.py").write_text("original")
+    (keep / "data.py").chmod(0o666)  # writable by anyone: only the mount protects it
+    out = run_py(tmp_path, f"""
+        try:
+            open({str(keep / 'data.py')!r}, "w").write("tampered")
+            print("written")
+        except OSError as err:
+            print("refused", err.errno)
+    """, read_only=[keep])
+    assert out.stdout.startswith("refused"), out.stdout + out.stderr
+    assert (keep / "data.py").read_text() == "original"
