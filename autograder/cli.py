@@ -1,6 +1,6 @@
 """Command line: `python -m autograder grade SUBMISSION` and `python -m autograder grade-all FOLDER`.
 
-Thin: it parses arguments and forwards to grade.py, report.py and batch.py.
+Thin: it parses arguments and forwards to grade.py, report.py, batch.py, release.py and otter_zip.py.
 """
 from __future__ import annotations
 
@@ -46,6 +46,32 @@ def cmd_grade_all(args) -> int:
                      cache=Path(args.cache))
 
 
+def cmd_release(args) -> int:
+    from .release import ReleaseError, write_template
+
+    try:
+        files = write_template(Path(args.out_dir), load_config(args.config))
+    except ReleaseError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"Wrote the student template ({len(files)} files) to {args.out_dir}/; "
+          "push it to GitHub and mark it as a template repository (docs/instructors.md)")
+    return 0
+
+
+def cmd_otter(args) -> int:
+    from .otter_zip import OtterZipError, build_otter_zip
+
+    try:
+        build_otter_zip(Path(args.out_zip), args.config)
+    except OtterZipError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"Wrote {args.out_zip}: upload it as a Gradescope autograder, or try it with "
+          f"`otter run -a {args.out_zip} cnn.py`")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .grade import DEFAULT_CACHE
 
@@ -72,6 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--force", action="store_true", help="regrade submissions that already have results")
     common(a)
     a.set_defaults(run=cmd_grade_all)
+
+    r = sub.add_parser("release", help="write the student template repository for GitHub Classroom")
+    r.add_argument("out_dir", help="a new (or empty) folder for the template")
+    r.add_argument("--config", default=str(DEFAULT_CONFIG),
+                   help="grading config whose points the workflow reports (default: %(default)s)")
+    r.set_defaults(run=cmd_release)
+
+    o = sub.add_parser("otter", help="build an otter-grader autograder zip (Gradescope) that runs this grader")
+    o.add_argument("out_zip", help="the zip to write, e.g. autograder.zip")
+    o.add_argument("--config", default=str(DEFAULT_CONFIG), help="grading config packed into the zip "
+                   "(default: %(default)s)")
+    o.set_defaults(run=cmd_otter)
     return parser
 
 
