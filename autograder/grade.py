@@ -6,7 +6,9 @@ checks, in this process) -> mark. Student code never runs in this process.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
+import json
 import os
 import secrets
 import shutil
@@ -232,15 +234,35 @@ def mark_for(checks: list[CheckResult], config: Config) -> str | None:
     return next((m for m, needed in config.marks.items() if set(needed) <= passed), None)
 
 
+def installed_copies() -> list[Path]:
+    """Where else this project is installed: the student's interpreter could import the reference or
+    the checks from there (a copy in site-packages, or an editable install of another checkout)."""
+    found = []
+    for name in ("reference", "autograder"):
+        spec = importlib.util.find_spec(name)
+        if spec and spec.origin:
+            found.append(Path(spec.origin).parent)
+    try:
+        dist = importlib.metadata.distribution("cnn-practical")
+    except importlib.metadata.PackageNotFoundError:
+        return found
+    url = json.loads(dist.read_text("direct_url.json") or "{}").get("url", "")
+    if url.startswith("file://"):  # an editable install points at its checkout
+        root = Path(url.removeprefix("file://"))
+        found += [root / "reference", root / "autograder", root / "tests", root / ".git", root / "grading.yml"]
+    for file in dist.files or []:
+        if file.parts and file.parts[0] in ("reference", "autograder"):
+            found.append(Path(dist.locate_file(file)).parent)
+    return [p for p in found if p.is_absolute()]
+
+
 def hidden_paths(extra: list[Path]) -> list[Path]:
     """What the child must not see, minus anything it needs (its own job folder, Python itself)."""
     candidates = [REPO / "reference", REPO / "autograder", REPO / "tests", REPO / ".git", REPO / "grading.yml",
                   Path(__file__).resolve().parent, mnist.DEFAULT_ROOT.parent, DEFAULT_CACHE, *extra]
     if os.environ.get("MNIST_ROOT"):
         candidates.append(Path(os.environ["MNIST_ROOT"]))
-    spec = importlib.util.find_spec("reference")  # a non-editable install copies it into site-packages
-    if spec and spec.origin:
-        candidates.append(Path(spec.origin).parent)
+    candidates += installed_copies()
     keep = [Path(sys.prefix).resolve(), Path(sys.executable).resolve(), Path(tempfile.gettempdir()).resolve()]
     out = []
     for path in sorted({p.resolve() for p in candidates if p.exists()}, key=lambda p: len(p.parts)):
