@@ -119,6 +119,7 @@ def clean_history(history) -> list:
 
 def main(job_dir: str) -> None:
     job = torch.load(os.path.join(job_dir, "job.pt"), weights_only=True)
+    os.remove(os.path.join(job_dir, "job.pt"))  # the results file's name is no longer written anywhere
     rec = Recorder(os.path.join(job_dir, job["results_name"]))
     torch.set_num_threads(job["threads"])
     solution = job["solution"]

@@ -353,7 +353,7 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
         read_only = [p for p in {REPO, Path(sys.prefix).resolve(), Path.home()} if p not in job.parents]
         outcome = sandbox.run([sys.executable, "-s", str(job / "child.py"), str(job)], workdir=job / "submission",
                               hidden=hidden, limits=sandbox.Limits(**vars(config.limits)), env=env, uid=uid,
-                              level=level, read_only=sorted(read_only))
+                              level=level, read_only=sorted(read_only), keep_tmp=keep["base"])
         res, problem = load_results(keep["results"])
     finally:
         shutil.rmtree(keep["base"], ignore_errors=True)

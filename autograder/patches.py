@@ -56,13 +56,13 @@ def judge(patches, acts: torch.Tensor, images: torch.Tensor, filters: list, k: i
                      abs(acts[n, f, y // STRIDE, x // STRIDE].item() - target) <= REL_TOL * max(1.0, abs(target))
                      for n, y, x in found)
             if not ok:
-                problems.append(explain(f, rank, found, acts, target, patches[row, rank], wins, sums))
+                problems.append(explain(f, rank, k, found, acts, target, patches[row, rank], wins, sums))
             if len(problems) >= limit:
                 return problems + ["(further patches not listed)"]
     return problems
 
 
-def explain(f: int, rank: int, found: list, acts: torch.Tensor, target: float, patch: torch.Tensor,
+def explain(f: int, rank: int, k: int, found: list, acts: torch.Tensor, target: float, patch: torch.Tensor,
             wins: torch.Tensor, sums: torch.Tensor) -> str:
     head = f"filter {f}, rank {rank + 1}:"
     if not found:
@@ -85,11 +85,14 @@ def explain(f: int, rank: int, found: list, acts: torch.Tensor, target: float, p
                f"columns ({right})"
     if (y, x) == (STRIDE * j, STRIDE * i) and i != j:
         return f"{head} you took rows {y}..{y + 11}, columns {x}..{x + 11}: rows and columns are swapped ({right})"
-    aligned = [(m, y, x) for m, y, x in found if y % STRIDE == 0 and x % STRIDE == 0]
-    if aligned:
-        m, y, x = aligned[0]
-        value = acts[m, f, y // STRIDE, x // STRIDE].item()
-        return (f"{head} your patch (image {m}, rows {y}..{y + 11}, columns {x}..{x + 11}) has activation "
+    best = acts[:, f].flatten().topk(k).values
+    for m, ya, xa in found:  # a right window in the wrong place of the ranking
+        if ya % STRIDE or xa % STRIDE:
+            continue
+        value = acts[m, f, ya // STRIDE, xa // STRIDE].item()
+        if not (best - value).abs().le(REL_TOL * max(1.0, abs(value))).any():
+            continue
+        return (f"{head} your patch (image {m}, rows {ya}..{ya + 11}, columns {xa}..{xa + 11}) has activation "
                 f"{value:.4g}, but the {ordinal(rank + 1)} strongest is {target:.4g}: list the k strongest "
                 "activations over all images and positions, strongest first")
     return (f"{head} your patch (rows {y}..{y + 11}, columns {x}..{x + 11}) is not where activation {rank + 1} "

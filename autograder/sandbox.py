@@ -48,7 +48,11 @@ class Outcome:
 
     @property
     def signal(self) -> int | None:
-        return -self.returncode if self.returncode is not None and self.returncode < 0 else None
+        """The signal that ended the code; a shell reports it as 128 + n."""
+        code = self.returncode
+        if code is None:
+            return None
+        return -code if code < 0 else code - 128 if code > 128 else None
 
 
 def _works(cmd: list[str]) -> bool:
@@ -136,14 +140,29 @@ class _Tail(threading.Thread):
         self.pipe.close()
 
 
+def private_tmp(keep: Path) -> list[str]:
+    """Shell commands that give the namespace an empty /tmp, with only `keep` (a folder in /tmp) in it."""
+    q = shlex.quote(str(keep))
+    return [f"mount --bind {q} /mnt", "mount -t tmpfs -o mode=1777 none /tmp", f"mkdir -p {q}",
+            f"mount --move /mnt {q}"]
+
+
 def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, env: dict[str, str],
-        uid: int | None = None, level: str | None = None, read_only: list[Path] = ()) -> Outcome:
+        uid: int | None = None, level: str | None = None, read_only: list[Path] = (),
+        keep_tmp: Path | None = None) -> Outcome:
     """Run `argv` (cwd `workdir`) under `limits`, with `hidden` paths out of sight and `read_only`
-    folders unwritable, where the level allows."""
+    folders unwritable, where the level allows. With `keep_tmp` (a folder in /tmp), /tmp is private
+    and holds only that folder."""
     level = level or available_level()
     read_only = [p for p in read_only if p.is_dir()]
+    tmp = Path("/tmp")
+    if keep_tmp is not None and not (tmp in keep_tmp.parents and Path("/mnt").is_dir()):
+        keep_tmp = None
+    if keep_tmp is not None:  # whatever else lay in /tmp is gone: nothing there to hide
+        hidden = [p for p in hidden if tmp not in p.parents]
+        read_only = [p for p in read_only if tmp not in p.parents]
     if level in ("root", "userns"):
-        mounts = []
+        mounts = private_tmp(keep_tmp) if keep_tmp is not None else []
         for path in read_only:
             q = shlex.quote(str(path))
             mounts.append(f"mount --bind {q} {q} && mount -o remount,bind,ro {q}")
@@ -153,11 +172,14 @@ def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, e
             elif path.exists():
                 mounts.append(f"mount --bind /dev/null {shlex.quote(str(path))}")
         run_as = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"] if level == "root" else []
-        script = " && ".join(mounts + ["exec " + shlex.join(run_as + argv)])
+        # not `exec`: the shell stays PID 1 of the namespace, since PID 1 would ignore even its own SIGKILL
+        script = " && ".join(mounts + [shlex.join(run_as + argv)]) + "; exit $?"
         userns = ["--user", "--map-root-user"] if level == "userns" else []
         argv = ["unshare", *userns, *NAMESPACES, "sh", "-c", script]
 
     outcome = Outcome(returncode=None, isolation=describe_level(level, limits, hidden, read_only))
+    if level in ("root", "userns"):
+        outcome.isolation["tmp"] = "private /tmp" if keep_tmp is not None else "the machine's /tmp"
     start = time.monotonic()
     proc = subprocess.Popen(argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, preexec_fn=_preexec(limits, level))

@@ -27,7 +27,7 @@ def tmp_path(tmp_path_factory):
     shutil.rmtree(path, ignore_errors=True)
 
 
-def run_py(tmp_path, code, *, hidden=(), limits=LIMITS, level=None, read_only=()):
+def run_py(tmp_path, code, *, hidden=(), limits=LIMITS, level=None, read_only=(), keep_tmp=None):
     job = tmp_path / "job"
     job.mkdir(exist_ok=True)
     job.chmod(0o777)
@@ -35,7 +35,7 @@ def run_py(tmp_path, code, *, hidden=(), limits=LIMITS, level=None, read_only=()
     uid = sandbox.new_uid() if (level or LEVEL) == "root" else None
     env = {"PATH": "/usr/bin:/bin", "HOME": str(job)}
     return sandbox.run([sys.executable, "-S", str(job / "prog.py")], workdir=job, hidden=list(hidden),
-                       limits=limits, env=env, uid=uid, level=level, read_only=list(read_only))
+                       limits=limits, env=env, uid=uid, level=level, read_only=list(read_only), keep_tmp=keep_tmp)
 
 
 def test_plain_program_runs_and_output_is_kept(tmp_path):
@@ -169,3 +169,19 @@ def test_read_only_folders_cannot_be_changed(tmp_path):
     """, read_only=[keep])
     assert out.stdout.startswith("refused"), out.stdout + out.stderr
     assert (keep / "data.py").read_text() == "original"
+
+
+def test_a_program_that_kills_itself_is_seen_as_killed(tmp_path):
+    out = run_py(tmp_path, "import os, signal; os.kill(os.getpid(), signal.SIGKILL); print('survived')")
+    assert "survived" not in out.stdout
+    assert out.signal == 9
+
+
+@needs_ns
+def test_tmp_is_private_to_the_run(tmp_path):
+    (Path("/tmp") / f"visible-{tmp_path.name}").write_text("x")
+    try:
+        out = run_py(tmp_path, "import os; print(sorted(os.listdir('/tmp')))", keep_tmp=tmp_path)
+    finally:
+        (Path("/tmp") / f"visible-{tmp_path.name}").unlink()
+    assert out.stdout.strip() == repr([tmp_path.name]), out.stdout + out.stderr

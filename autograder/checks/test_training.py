@@ -4,6 +4,7 @@ import math
 from autograder.grade import CheckFailed
 
 KEYS = ("iteration", "loss", "train_accuracy", "valid_accuracy")
+CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess
 
 
 def test_training(ctx):
@@ -31,11 +32,12 @@ def test_training(ctx):
         problems.append(f"the losses are not finite numbers: {losses[:6]}; lower the learning rate, "
                         "and use the logits with nn.CrossEntropyLoss")
     elif len(losses) >= 2:
+        # logged losses are single minibatches, so noisy: ask for clear learning, not a strict decrease
         half = len(losses) // 2
         first, last = sum(losses[:half]) / half, sum(losses[half:]) / (len(losses) - half)
-        if not last < first:
+        if not (last < 1.1 * first and last < 0.75 * CHANCE_LOSS):
             problems.append(f"the loss does not go down: mean {first:.4g} over the first half of the history, "
-                            f"{last:.4g} over the second")
+                            f"{last:.4g} over the second (guessing among 10 classes gives {CHANCE_LOSS:.3f})")
     for key in ("train_accuracy", "valid_accuracy"):
         values = [h.get(key) for h in entries]
         if not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in values):
