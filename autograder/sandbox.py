@@ -17,6 +17,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -156,8 +157,10 @@ def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, e
     level = level or available_level()
     read_only = [p for p in read_only if p.is_dir()]
     tmp = Path("/tmp")
-    if keep_tmp is not None and not (tmp in keep_tmp.parents and Path("/mnt").is_dir()):
-        keep_tmp = None
+    needed = {Path(sys.prefix), Path(argv[0]), Path(sys.prefix).resolve(), Path(argv[0]).resolve()}
+    if keep_tmp is not None and (tmp not in keep_tmp.parents or not Path("/mnt").is_dir()
+                                 or any(tmp in p.parents for p in needed)):
+        keep_tmp = None  # Python itself lives in /tmp (a venv in a checkout there): keep the shared /tmp
     if keep_tmp is not None:  # whatever else lay in /tmp is gone: nothing there to hide
         hidden = [p for p in hidden if tmp not in p.parents]
         read_only = [p for p in read_only if tmp not in p.parents]
