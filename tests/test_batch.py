@@ -15,9 +15,9 @@ HANG = "def train(model, train_set, valid_set, **kwargs):\n    while True:\n    
 
 def tiny_config(tmp_path) -> Path:
     raw = yaml.safe_load((ROOT / "tests" / "grading-fast.yml").read_text())
-    raw["training"].update(iterations=20, log_every=10)
+    raw["training"].update(iterations=100, log_every=50)
     raw["accuracy"].update(s_plus=0.3, s=0.1)
-    raw["limits"]["wall_seconds"] = 25
+    raw["limits"].update(wall_seconds=180, cpu_seconds=30)  # the hanging victim spins: the CPU limit ends it
     path = tmp_path / "tiny.yml"
     path.write_text(yaml.safe_dump(raw))
     return path
