@@ -256,14 +256,43 @@ def installed_copies() -> list[Path]:
     return [p for p in found if p.is_absolute()]
 
 
-def hidden_paths(extra: list[Path]) -> list[Path]:
-    """What the child must not see, minus anything it needs (its own job folder, Python itself)."""
+SYSTEM_DIRS = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "proc", "dev", "sys", "run", "var"}
+
+
+def python_dirs() -> list[Path]:
+    """What the child's interpreter needs: the venv, the base installation, the real executable's home."""
+    exe = Path(sys.executable).resolve()
+    return sorted({Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)} | {exe.parents[1]})
+
+
+def everything_else(needed: list[Path], top: Path = Path("/")) -> list[Path]:
+    """Every folder and file outside the system folders and `needed`: other checkouts of this project,
+    other students' work, caches. Ancestors of what is needed are opened one level at a time."""
+    out = []
+    try:
+        children = sorted(top.iterdir())
+    except OSError:
+        return out
+    for child in children:
+        if child.is_symlink() or (top == Path("/") and child.name in SYSTEM_DIRS):
+            continue  # a mount would follow the link; system folders stay visible
+        if any(n == child or child in n.parents for n in needed):
+            if not any(n == child for n in needed):
+                out += everything_else(needed, child)
+        else:
+            out.append(child)
+    return out
+
+
+def hidden_paths(extra: list[Path], job_base: Path) -> list[Path]:
+    """What the child must not see: everything but Python and its own job folder, and by name the
+    reference, the checks, the config, the data and the output (in case they sit under a kept folder)."""
+    keep = [*python_dirs(), job_base.resolve()]
     candidates = [REPO / "reference", REPO / "autograder", REPO / "tests", REPO / ".git", REPO / "grading.yml",
                   Path(__file__).resolve().parent, mnist.DEFAULT_ROOT.parent, DEFAULT_CACHE, *extra]
     if os.environ.get("MNIST_ROOT"):
         candidates.append(Path(os.environ["MNIST_ROOT"]))
-    candidates += installed_copies()
-    keep = [Path(sys.prefix).resolve(), Path(sys.executable).resolve(), Path(tempfile.gettempdir()).resolve()]
+    candidates += installed_copies() + everything_else(keep)
     out = []
     for path in sorted({p.resolve() for p in candidates if p.exists()}, key=lambda p: len(p.parts)):
         if any(k == path or path in k.parents for k in keep):
@@ -349,7 +378,7 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
                "PYTHONPATH": str(job / "lib"), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
                "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "MPLBACKEND": "Agg",
                "CUDA_VISIBLE_DEVICES": "", "LANG": "C.UTF-8"}
-        hidden = hidden_paths([solution.parent, cache, *map(Path, hide)])
+        hidden = hidden_paths([solution.parent, cache, *map(Path, hide)], keep["base"])
         read_only = [p for p in {REPO, Path(sys.prefix).resolve(), Path.home()} if p not in job.parents]
         outcome = sandbox.run([sys.executable, "-s", str(job / "child.py"), str(job)], workdir=job / "submission",
                               hidden=hidden, limits=sandbox.Limits(**vars(config.limits)), env=env, uid=uid,

@@ -169,11 +169,12 @@ def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, e
         for path in read_only:
             q = shlex.quote(str(path))
             mounts.append(f"mount --bind {q} {q} && mount -o remount,bind,ro {q}")
-        for path in hidden:
+        for path in hidden:  # a path that vanished meanwhile (another job's temp file) needs no hiding
+            q = shlex.quote(str(path))
             if path.is_dir():
-                mounts.append(f"mount -t tmpfs -o size=64k,mode=0555 none {shlex.quote(str(path))}")
-            elif path.exists():
-                mounts.append(f"mount --bind /dev/null {shlex.quote(str(path))}")
+                mounts.append(f"{{ mount -t tmpfs -o size=64k,mode=0555 none {q} || [ ! -e {q} ]; }}")
+            elif path.is_file():
+                mounts.append(f"{{ mount --bind /dev/null {q} || [ ! -e {q} ]; }}")
         run_as = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"] if level == "root" else []
         # not `exec`: the shell stays PID 1 of the namespace, since PID 1 would ignore even its own SIGKILL
         script = " && ".join(mounts + [shlex.join(run_as + argv)]) + "; exit $?"
