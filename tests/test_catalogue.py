@@ -36,7 +36,8 @@ def graded(tmp_path_factory):
                            "--jobs", "2", "--config", str(FAST)], capture_output=True, text=True, cwd=ROOT)
     print(f"graded {len(ENTRIES)} submissions in {time.monotonic() - start:.0f} s")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    rows = {r["submission"]: r for r in csv.DictReader(open(out / "gradebook.csv"))}
+    with open(out / "gradebook.csv") as f:
+        rows = {r["submission"]: r for r in csv.DictReader(f)}
     yield out, rows
 
 
