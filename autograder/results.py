@@ -18,9 +18,6 @@ class CheckResult:
     def passed(self) -> bool:
         return self.status == PASSED
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass
 class GradeResult:
@@ -35,9 +32,6 @@ class GradeResult:
     child: dict = field(default_factory=dict)  # exit code, timed_out, stdout/stderr tails, phase reached
     history: list[dict] = field(default_factory=list)  # the student's training history, validated
     grader_error: str | None = None  # set only when the grader itself failed
-
-    def check(self, name: str) -> CheckResult | None:
-        return next((c for c in self.checks if c.name == name), None)
 
     def to_dict(self) -> dict:
         return asdict(self)
