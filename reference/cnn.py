@@ -91,13 +91,51 @@ def train(model, train_set, valid_set, *, iterations: int = 2000, batch_size: in
           lr: float = 1e-4, log_every: int = 100) -> list[dict]:
     """Adam + cross-entropy for `iterations` minibatch steps; a history entry every `log_every` steps.
 
+    The handout's recipe: Adam at a constant learning rate `lr`, minibatches of `batch_size`.
     "train_accuracy" is the mean minibatch accuracy since the previous entry (free to compute);
     "valid_accuracy" is measured on the whole validation set.
+    """
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    return fit(model, train_set, valid_set, optimiser, iterations=iterations, batch_size=batch_size,
+               log_every=log_every)
+
+
+def train_fast(model, train_set, valid_set, *, iterations: int = 1400, batch_size: int = 64,
+               max_lr: float = 3e-3, log_every: int | None = None) -> list[dict]:
+    """Extension, not graded: the same network to about 99.2% test accuracy in about 1.8 epochs.
+
+    Why it needs so many fewer images than the handout's recipe (Adam at 1e-4 reaches 99.2% only after
+    several epochs): a one-cycle schedule. The learning rate warms up over the first quarter of the run
+    to `max_lr`, 30 times the handout's, then anneals to almost zero. Large steps cross the loss
+    landscape quickly while the weights are far from any minimum; the long, shrinking tail settles
+    into one. The schedule is planned for the whole run, so the run must know its length in advance:
+    to train longer, raise `iterations` rather than calling this twice. Both recipes share `fit`, whose
+    speed-ups (below) help the handout's recipe just as much.
+    """
+    optimiser = torch.optim.Adam(model.parameters(), lr=max_lr, fused=True)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=max_lr, total_steps=iterations,
+                                                   pct_start=0.25)
+    return fit(model, train_set, valid_set, optimiser, schedule, iterations=iterations,
+               batch_size=batch_size, log_every=log_every or iterations)
+
+
+def fit(model, train_set, valid_set, optimiser, schedule=None, *, iterations: int, batch_size: int,
+        log_every: int) -> list[dict]:
+    """The training loop of both recipes. What makes it fast on a CPU:
+
+    - minibatches are sliced from two in-memory tensors with a shuffled index, not assembled image by
+      image by a DataLoader;
+    - the weights are kept in the channels_last layout while training, which oneDNN's convolutions
+      use without reordering them at every call (about 15% faster here); the usual layout is restored
+      at the end, so code that calls .view() on the weights still works;
+    - Adam is `fused`: one kernel updates every parameter, instead of half a dozen tensor operations
+      per parameter tensor (about a fifth of a step at batch 50 otherwise);
+    - the validation set is measured only at the history entries, in batches of 1000.
     """
     images, labels = as_tensors(train_set)  # (N, 1, 28, 28), (N,)
     valid_images, valid_labels = as_tensors(valid_set)
     device = next(model.parameters()).device
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    model.to(memory_format=torch.channels_last)
     model.train()
     history = []
     order = torch.randperm(len(labels))
@@ -114,6 +152,8 @@ def train(model, train_set, valid_set, *, iterations: int = 2000, batch_size: in
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
+        if schedule is not None:
+            schedule.step()
 
         seen += len(y)
         correct += (logits.argmax(1) == y).sum().item()
@@ -125,6 +165,7 @@ def train(model, train_set, valid_set, *, iterations: int = 2000, batch_size: in
                 "valid_accuracy": accuracy(model, valid_images.to(device), valid_labels.to(device)),
             })
             seen = correct = 0
+    model.to(memory_format=torch.contiguous_format)
     return history
 
 

@@ -13,7 +13,7 @@ import yaml
 from tests.catalogue import build
 
 ENTRIES = build.entries()
-REFERENCE = build.BASES["reference"].read_text()
+HANDOUT = build.BASES["handout"].read_text()
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["name"] for e in ENTRIES])
@@ -22,8 +22,8 @@ def test_entry_materialises_and_compiles(entry, tmp_path):
     assert path == tmp_path / "cnn.py"
     text = path.read_text()
     compile_or_syntax_error(entry, text, path)
-    if entry["kind"] in ("variant", "mistake") and entry["base"] == "reference":
-        assert text != REFERENCE, f"{entry['name']}: the edits leave reference/cnn.py unchanged"
+    if entry["kind"] in ("variant", "mistake") and entry["base"] == "handout":
+        assert text != HANDOUT, f"{entry['name']}: the edits leave handout_recipe.py unchanged"
 
 
 def compile_or_syntax_error(entry: dict, text: str, path) -> None:
@@ -72,7 +72,7 @@ def test_catalogue_covers_the_brief():
     ({"edits": []}, "needs at least one edit"),
 ])
 def test_malformed_entries_are_refused(bad, message, tmp_path):
-    entry = {"name": "x", "kind": "mistake", "base": "reference", "edits": [{"old": "a", "new": "b"}],
+    entry = {"name": "x", "kind": "mistake", "base": "handout", "edits": [{"old": "a", "new": "b"}],
              "mark": None, "phrase": "p", "why": "w", **bad}
     path = tmp_path / "catalogue.yml"
     path.write_text(yaml.safe_dump([entry]))
@@ -81,7 +81,7 @@ def test_malformed_entries_are_refused(bad, message, tmp_path):
 
 
 def test_edit_text_must_occur_exactly_once(tmp_path):
-    twice = {"name": "x", "kind": "mistake", "base": "reference", "mark": None, "phrase": "p", "why": "w",
+    twice = {"name": "x", "kind": "mistake", "base": "handout", "mark": None, "phrase": "p", "why": "w",
              "edits": [{"old": "self.", "new": "this."}]}
     with pytest.raises(build.CatalogueError, match="occurs .* times"):
         build.materialise(twice, tmp_path)

@@ -112,12 +112,15 @@ def test_shipped_configs_load():
 
 
 @pytest.mark.slow
-def test_reference_gets_s_plus_at_the_full_budget(tmp_path):
-    """The real thing: grading.yml's budget (4000 iterations of the handout's recipe), real MNIST."""
-    proc, results = grade(ROOT / "reference", tmp_path, ROOT / "grading.yml")
+@pytest.mark.parametrize("submission", [ROOT / "reference", ROOT / "tests" / "catalogue" / "files" / "handout_recipe.py"],
+                         ids=["reference", "handout-recipe"])
+def test_s_plus_at_the_full_budget(submission, tmp_path):
+    """The real thing: grading.yml's budget (4000 iterations), real MNIST, for the reference and for a
+    submission written exactly as the handout says (plain Adam at 1e-4, batches of 50)."""
+    proc, results = grade(submission, tmp_path, ROOT / "grading.yml")
     assert proc.returncode == 0, proc.stderr
     extra = results["extra_data"]
-    print(f"reference: mark {extra['mark']}, test accuracy {extra['test_accuracy']:.4f}, "
+    print(f"{submission.name}: mark {extra['mark']}, test accuracy {extra['test_accuracy']:.4f}, "
           f"graded in {results['execution_time']:.0f} s")
     assert extra["mark"] == "S+", (tmp_path / "feedback.md").read_text()
     assert extra["accuracy_verified"] and extra["test_accuracy"] >= 0.98

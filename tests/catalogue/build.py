@@ -1,6 +1,7 @@
 """The catalogue of test submissions: load catalogue.yml and write any entry out as a cnn.py.
 
-An entry starts from a base source (`reference` = reference/cnn.py, `stub` = assignment/cnn.py, or a
+An entry starts from a base source (`handout` = files/handout_recipe.py, a correct submission
+written the way the handout describes; `stub` = assignment/cnn.py, or a
 file in files/) and applies its `edits` in order, each an exact text that must occur exactly once.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 CATALOGUE = HERE / "catalogue.yml"
 FILES = HERE / "files"
-BASES = {"reference": ROOT / "reference" / "cnn.py", "stub": ROOT / "assignment" / "cnn.py"}
+BASES = {"handout": FILES / "handout_recipe.py", "stub": ROOT / "assignment" / "cnn.py"}
 KINDS = ("variant", "mistake", "attack")
 MARKS = ("S+", "S", None)
 REQUIRED = {"name", "kind", "base", "edits", "mark", "phrase", "why"}
@@ -52,7 +53,7 @@ def _check_entry(raw, index: int, seen: set) -> dict:
         raise CatalogueError(f"{where}: a variant is a correct solution and must expect S+")
     base = raw["base"]
     if not isinstance(base, str) or not (base in BASES or (FILES / base).is_file()):
-        raise CatalogueError(f"{where}: base must be 'reference', 'stub' or a file in {FILES}, got {base!r}")
+        raise CatalogueError(f"{where}: base must be 'handout', 'stub' or a file in {FILES}, got {base!r}")
     phrase = raw["phrase"]
     if not isinstance(phrase, str) or not phrase.strip() or phrase != phrase.lower():
         raise CatalogueError(f"{where}: phrase must be a non-empty lowercase string, got {phrase!r}")
@@ -66,8 +67,8 @@ def _check_entry(raw, index: int, seen: set) -> dict:
         if not isinstance(edit, dict) or set(edit) != {"old", "new"} or not all(
                 isinstance(edit[key], str) for key in ("old", "new")) or not edit["old"]:
             raise CatalogueError(f"{where}: edit {k} must be exactly {{old: text, new: text}} with non-empty old")
-    if raw["kind"] in ("variant", "mistake") and base == "reference" and not edits:
-        raise CatalogueError(f"{where}: a {raw['kind']} based on the reference needs at least one edit")
+    if raw["kind"] in ("variant", "mistake") and base == "handout" and not edits:
+        raise CatalogueError(f"{where}: a {raw['kind']} based on the handout recipe needs at least one edit")
     return dict(raw)
 
 
