@@ -73,6 +73,23 @@ def grader_data(cache: Path = DEFAULT_CACHE) -> dict:
     return data
 
 
+def shape_cases(n: int, seed: int, cache: Path = DEFAULT_CACHE) -> list[dict]:
+    """shapes.make_cases, cached on disk: torch's answers on meta tensors cost about a second, most of it
+    importing sympy, and they depend only on (n, seed) and the torch version."""
+    file = cache / f"shape-cases-{n}-{seed}-torch-{torch.__version__}.pt"
+    if file.is_file():
+        try:
+            return torch.load(file, weights_only=True)
+        except Exception:  # a damaged cache file is rebuilt
+            pass
+    cases = shapes.make_cases(n, seed)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f".{file.name}.{os.getpid()}.tmp"
+    torch.save(cases, tmp)
+    os.replace(tmp, file)
+    return cases
+
+
 @dataclass
 class Context:
     """Everything the hidden checks may look at. Built in the grader's process only."""
@@ -371,7 +388,7 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
     level = sandbox.available_level()
     uid = sandbox.new_uid() if level == "root" else None
     threads = threads or max(1, min(4, len(os.sched_getaffinity(0))))
-    cases = shapes.make_cases(config.output_shape.cases, config.output_shape.seed)
+    cases = shape_cases(config.output_shape.cases, config.output_shape.seed, cache)
     job, keep = prepare_job(solution, config, data, cases, threads, uid)
     try:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(job / "home"), "TMPDIR": str(job / "tmp"),
