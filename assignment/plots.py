@@ -10,6 +10,7 @@ import math
 import os
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -54,46 +55,73 @@ def plot_digits(images, labels=None, n: int = 16) -> Figure:
     return fig
 
 
+def _tile(tiles: np.ndarray, cols: int, gap: int = 1) -> np.ndarray:
+    """(n, h, w) tiles laid out in rows of `cols`, separated by `gap` pixels of NaN (drawn in the gap colour)."""
+    n, h, w = tiles.shape
+    rows = math.ceil(n / cols)
+    mosaic = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), np.nan)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, cols)
+        mosaic[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tile
+    return mosaic
+
+
+def _stretch(tiles: np.ndarray) -> np.ndarray:
+    """Each tile scaled on its own to [0, 1]: its minimum black, its maximum white."""
+    tiles = tiles.astype(np.float64)
+    lo = tiles.min(axis=(1, 2), keepdims=True)
+    span = tiles.max(axis=(1, 2), keepdims=True) - lo
+    return (tiles - lo) / np.where(span > 0, span, 1)
+
+
+def _grey(ax, mosaic: np.ndarray) -> None:
+    cmap = matplotlib.colormaps["Greys_r"].with_extremes(bad="#9bb7d4")  # gaps in light blue: neither black nor white
+    ax.imshow(mosaic, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    _blank(ax)
+    for side in ax.spines.values():
+        side.set_visible(False)
+
+
 def plot_filters(weights) -> Figure:
-    """The first-layer filters, weights (F, 1, kh, kw) such as (25, 1, 12, 12), in a square-ish grid.
+    """The first-layer filters, weights (F, 1, kh, kw) such as (25, 1, 12, 12), in a square-ish grid
+    numbered row by row from 0.
 
     Each filter gets its own grey scale (its minimum black, its maximum white), since the filters'
-    ranges differ and a shared scale would wash most of them out.
+    ranges differ and a shared scale would wash most of them out. One image, so it draws quickly.
     """
     weights = _squeeze_channel(to_numpy(weights))  # (F, kh, kw)
     cols = math.ceil(math.sqrt(len(weights)))
     rows = math.ceil(len(weights) / cols)
-    fig = Figure(figsize=(1.3 * cols, 1.3 * rows + 0.4), layout="constrained")
-    fig.suptitle(f"{len(weights)} first-layer filters ({weights.shape[1]}x{weights.shape[2]})")
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for f, ax in enumerate(axes.flat):
-        _blank(ax)
-        if f >= len(weights):
-            ax.set_axis_off()
-            continue
-        ax.imshow(weights[f], cmap="Greys_r", vmin=weights[f].min(), vmax=weights[f].max())
-        ax.set_title(str(f), fontsize=8)
+    kh, kw = weights.shape[1:]
+    fig = Figure(figsize=(1.1 * cols + 0.4, 1.1 * rows + 0.6), layout="constrained")
+    ax = fig.subplots()
+    ax.set_title(f"{len(weights)} first-layer filters ({kh}x{kw}), numbered row by row")
+    _grey(ax, _tile(_stretch(weights), cols, gap=max(1, kh // 6)))
+    for f in range(len(weights)):
+        r, c = divmod(f, cols)
+        ax.text(c * (kw + max(1, kh // 6)), r * (kh + max(1, kh // 6)), str(f), fontsize=7, va="top", ha="left",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.8})
     return fig
 
 
 def plot_patches(patches, filters) -> Figure:
-    """patches (F, k, h, w) from top_patches: one row per filter, its k patches left to right, strongest first."""
+    """patches (F, k, h, w) from top_patches: one row per filter, its k patches left to right, strongest first.
+
+    Each patch has its own grey scale, like the filters."""
     patches = to_numpy(patches)
     if patches.ndim != 4:
         raise ValueError(f"expected patches of shape (filters, k, h, w), got {patches.shape}")
     filters = [int(f) for f in filters]
     if len(filters) != patches.shape[0]:
         raise ValueError(f"{patches.shape[0]} rows of patches but {len(filters)} filter indices")
-    rows, cols = patches.shape[:2]
-    fig = Figure(figsize=(0.9 * cols + 0.9, 0.95 * rows + 0.4), layout="constrained")
-    fig.suptitle("Top patches per filter, strongest on the left")
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for r, f in enumerate(filters):
-        for c in range(cols):
-            ax = axes[r, c]
-            _blank(ax)
-            ax.imshow(patches[r, c], cmap="Greys_r")
-        axes[r, 0].set_ylabel(f"filter {f}", fontsize=9)
+    rows, cols, h, w = patches.shape
+    gap = max(1, h // 6)
+    fig = Figure(figsize=(0.8 * cols + 1.2, 0.85 * rows + 0.6), layout="constrained")
+    ax = fig.subplots()
+    ax.set_title("Top patches per filter, strongest on the left")
+    _grey(ax, _tile(_stretch(patches.reshape(rows * cols, h, w)), cols, gap))
+    ax.set_yticks([r * (h + gap) + h / 2 for r in range(rows)], [f"filter {f}" for f in filters], fontsize=9)
+    ax.tick_params(left=False)
     return fig
 
 
