@@ -1,0 +1,437 @@
+"""Benchmarks of the practical and its grader, rerunnable on any machine.
+
+    python benchmarks/bench.py all                  # every section, then the report (about 1.5 hours on 2 cores)
+    python benchmarks/bench.py throughput accuracy  # some sections only
+    python benchmarks/bench.py report               # Markdown from the saved results
+
+Each section saves its raw numbers to benchmarks/results/SECTION.json; `report` turns whatever is saved
+into Markdown tables (stdout, or --markdown FILE) with the machine they ran on. Timings are medians of
+--repeats runs; where two things are compared, the ratio is of medians measured in the same run.
+Needs MNIST (MNIST_ROOT or the download). Run nothing else on the machine meanwhile.
+
+Sections:
+  throughput  training images/s at batch 50, 64, 128 and 256: the handout's plain loop vs the reference's
+  accuracy    seconds of training to reach 98% and 99.2% test accuracy, reference vs the handout's recipe
+  grade       end-to-end `python -m autograder grade` wall time and peak memory, four kinds of submission
+  grade-all   submissions per hour with --jobs 1 and --jobs 2
+  stability   the reference and the handout's recipe graded with 20 seeds: accuracy min/median, S+ count
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results"
+HANDOUT = ROOT / "tests" / "catalogue" / "files" / "handout_recipe.py"
+FAST_CONFIG = ROOT / "tests" / "grading-fast.yml"
+CRASH = "import torch\nraise ImportError('a module this submission needs is missing')\n"
+SECTIONS = ("throughput", "accuracy", "grade", "grade-all", "stability")
+
+
+# --------------------------------------------------------------------------- helpers
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def save(section: str, data: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    data = {"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"), **data}
+    (RESULTS / f"{section.replace('-', '_')}.json").write_text(json.dumps(data, indent=1))
+
+
+def machine() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    flags = ""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        flags = ", AVX-512" if " avx512f" in text else ", AVX2" if " avx2" in text else ""
+    except OSError:
+        pass
+    return (f"{cores} cores of {cpu}{flags}; torch {torch.__version__} ({torch.get_num_threads()} threads), "
+            f"Python {platform.python_version()}, {platform.system()}")
+
+
+def mnist():
+    from assignment.data import as_tensors, load_mnist
+
+    splits = load_mnist()
+    return splits, as_tensors(splits.test)
+
+
+def test_accuracy(model, images, labels) -> float:
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        correct = sum((model(images[i:i + 1000]).argmax(1) == labels[i:i + 1000]).sum().item()
+                      for i in range(0, len(labels), 1000))
+    model.train()
+    return correct / len(labels)
+
+
+# --------------------------------------------------------------------------- throughput
+def handout_step(model, optimiser, x, y):
+    import torch.nn.functional as F
+
+    loss = F.cross_entropy(model(x), y)
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+
+
+def throughput(args) -> None:
+    """Images/s of a training step, for the handout's loop (plain Adam, contiguous weights) and the
+    reference's (fused Adam, channels_last), at each batch size."""
+    import torch
+
+    from reference.cnn import Net
+
+    images = torch.randn(4096, 1, 28, 28)
+    labels = torch.randint(0, 10, (4096,))
+    rows = []
+    for batch in (50, 64, 128, 256):
+        row = {"batch": batch}
+        for name, fused, layout in (("handout", False, torch.contiguous_format),
+                                    ("reference", True, torch.channels_last)):
+            rates = []
+            for rep in range(args.repeats):
+                torch.manual_seed(rep)
+                model = Net().to(memory_format=layout)
+                opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=fused)
+                steps = max(10, 3000 // batch)
+                for s in range(steps + 5):  # 5 warm-up steps
+                    if s == 5:
+                        start = time.perf_counter()
+                    idx = torch.randint(0, len(labels), (batch,))
+                    handout_step(model, opt, images[idx], labels[idx])
+                rates.append(steps * batch / (time.perf_counter() - start))
+            row[name] = median(rates)
+        row["ratio"] = row["reference"] / row["handout"]
+        rows.append(row)
+        print(f"batch {batch}: handout {row['handout']:.0f} img/s, reference {row['reference']:.0f} img/s", flush=True)
+    save("throughput", {"repeats": args.repeats, "rows": rows})
+
+
+# --------------------------------------------------------------------------- time to accuracy
+def timed_run(train_fn, splits, test, seed: int, **kwargs) -> tuple[float, float]:
+    """(training seconds, test accuracy) of one run of `train_fn` on a fresh network."""
+    import torch
+
+    from reference.cnn import Net
+
+    torch.manual_seed(seed)
+    model = Net()
+    start = time.perf_counter()
+    train_fn(model, splits.train, splits.valid, **kwargs)
+    seconds = time.perf_counter() - start
+    return seconds, test_accuracy(model, *test)
+
+
+def handout_curve(splits, test, seed: int, iterations: int, every: int) -> list[tuple[int, float, float]]:
+    """The handout's recipe, as handout_recipe.py writes it, with the test accuracy every `every` steps.
+    The clock stops while the test set is measured. Returns (iteration, training seconds, accuracy)."""
+    import torch
+    import torch.nn.functional as F
+
+    from assignment.data import as_tensors
+    from reference.cnn import Net
+
+    torch.manual_seed(seed)
+    model = Net()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    images, labels = as_tensors(splits.train)
+    order, cursor, clock, curve = torch.randperm(len(labels)), 0, 0.0, []
+    for step in range(1, iterations + 1):
+        start = time.perf_counter()
+        if cursor + 50 > len(order):
+            order, cursor = torch.randperm(len(labels)), 0
+        idx = order[cursor:cursor + 50]
+        cursor += 50
+        loss = F.cross_entropy(model(images[idx]), labels[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        clock += time.perf_counter() - start
+        if step % every == 0:
+            curve.append((step, clock, test_accuracy(model, *test)))
+    return curve
+
+
+def accuracy(args) -> None:
+    from reference.cnn import train_fast
+
+    splits, test = mnist()
+    fast = []
+    budgets = {0.98: (200, 300, 400), 0.992: (1200, 1400, 1600)}
+    for target, steps_list in budgets.items():
+        for steps in steps_list:
+            # log_every beyond the run: no validation pass, so the clock measures training only
+            runs = [timed_run(train_fast, splits, test, seed, iterations=steps, log_every=steps + 1)
+                    for seed in range(args.repeats)]
+            fast.append({"target": target, "iterations": steps, "batch": 64,
+                         "seconds": median([r[0] for r in runs]), "accuracy": median([r[1] for r in runs]),
+                         "min_accuracy": min(r[1] for r in runs), "runs": runs})
+            print(f"train_fast {steps} steps: {fast[-1]['seconds']:.1f} s, median test accuracy "
+                  f"{fast[-1]['accuracy']:.4f}", flush=True)
+    curves = [handout_curve(splits, test, seed, args.handout_iterations, 250) for seed in range(args.repeats)]
+    print("handout recipe curve:", [(s, round(t, 1), a) for s, t, a in curves[0]], flush=True)
+    save("accuracy", {"repeats": args.repeats, "fast": fast, "handout_curves": curves})
+
+
+# --------------------------------------------------------------------------- grading
+def grade_once(submission: Path, config: Path, threads: int | None = None) -> dict:
+    """`python -m autograder grade` in a fresh process, as a user runs it; wall time from outside, peak
+    memory (max RSS) of the grader and of its largest descendant (the child that runs the student's code)."""
+    with tempfile.TemporaryDirectory(prefix="cnn-bench-") as tmp:
+        out = Path(tmp) / "out"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "_grade", str(submission), str(out), str(config)]
+        if threads:
+            cmd.append(str(threads))
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0 or not (out / "results.json").is_file():
+            raise RuntimeError(f"grading {submission} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        results = json.loads((out / "results.json").read_text())
+        memory = json.loads((out / "memory.json").read_text())
+    extra = results["extra_data"]
+    failed = [t["name"] for t in results["tests"] if t.get("status") != "passed" and t["name"] != "Mark"]
+    return {"wall": wall, "mark": extra["mark"], "accuracy": extra["test_accuracy"], "failed": failed,
+            "train": extra["child"]["timings"].get("train", 0.0), "child_wall": extra["child"]["wall_s"], **memory}
+
+
+def _grade(argv: list[str]) -> int:
+    """Internal: run the grader's CLI in this process, then record peak memory beside its reports."""
+    from autograder.cli import main
+
+    submission, out, config, *threads = argv
+    code = main(["grade", submission, "--out", out, "--config", config, *(["--threads", threads[0]] if threads else [])])
+    Path(out, "memory.json").write_text(json.dumps({
+        "grader_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "child_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+    return code
+
+
+def submissions(folder: Path) -> dict[str, Path]:
+    """The four kinds of submission the grade section times."""
+    crash = folder / "crash"
+    crash.mkdir(parents=True, exist_ok=True)
+    (crash / "cnn.py").write_text(CRASH)
+    return {"reference": ROOT / "reference", "handout recipe": HANDOUT, "stub": ROOT / "assignment",
+            "crash at import": crash}
+
+
+def grade(args) -> None:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, path in submissions(Path(tmp)).items():
+            slow = name in ("reference", "handout recipe")
+            runs = [grade_once(path, args.config) for _ in range(args.repeats if slow else max(args.repeats, 5))]
+            row = {"submission": name, "marks": sorted({str(r["mark"]) for r in runs}), "runs": runs}
+            for key in ("wall", "train", "child_wall", "grader_mb", "child_mb", "accuracy"):
+                values = [r[key] for r in runs if r[key] is not None]
+                row[key] = median(values) if values else None
+            rows.append(row)
+            print(f"{name}: {row['wall']:.1f} s wall (training {row['train']:.1f} s), marks {row['marks']}", flush=True)
+    save("grade", {"repeats": args.repeats, "config": str(Path(args.config).resolve().relative_to(ROOT)), "rows": rows})
+
+
+def grade_all(args) -> None:
+    """Submissions per hour for a small class: two correct submissions, the stub and a crash, each twice."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        kinds = submissions(Path(tmp) / "kinds")
+        folder = Path(tmp) / "class"
+        folder.mkdir()
+        for copy in range(2):
+            for name, path in kinds.items():
+                dest = folder / f"{name.replace(' ', '_')}_{copy}"
+                dest.mkdir()
+                shutil.copy(path if path.is_file() else path / "cnn.py", dest / "cnn.py")
+        n = len(list(folder.iterdir()))
+        for jobs in (1, 2):
+            walls = []
+            for rep in range(args.repeats):
+                out = Path(tmp) / f"out-{jobs}-{rep}"
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(folder), "--out", str(out),
+                                "--jobs", str(jobs), "--config", str(args.grade_all_config)],
+                               check=True, capture_output=True, cwd=ROOT)
+                walls.append(time.perf_counter() - start)
+            rows.append({"jobs": jobs, "submissions": n, "wall": median(walls), "per_hour": n * 3600 / median(walls)})
+            print(f"--jobs {jobs}: {n} submissions in {rows[-1]['wall']:.0f} s", flush=True)
+    save("grade-all", {"repeats": args.repeats, "config": str(Path(args.grade_all_config).resolve().relative_to(ROOT)),
+                       "rows": rows})
+
+
+def stability(args) -> None:
+    """Grade the reference and the handout's recipe with `--seeds` training seeds under the real config.
+    Two grades run at once with one torch thread each: the accuracy does not depend on the timing."""
+    import yaml
+
+    base = yaml.safe_load(Path(args.config).read_text())
+    bar = base["accuracy"]["s_plus"]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        configs = []
+        for seed in range(args.seeds):
+            base["training"]["seed"] = seed
+            path = Path(tmp) / f"seed-{seed}.yml"
+            path.write_text(yaml.safe_dump(base))
+            configs.append(path)
+        for name, path in (("reference", ROOT / "reference"), ("handout recipe", HANDOUT)):
+            with ThreadPoolExecutor(args.jobs) as pool:
+                runs = list(pool.map(lambda c: grade_once(path, c, threads=1), configs))
+            accs = [r["accuracy"] for r in runs]
+            rows.append({"submission": name, "seeds": len(runs), "s_plus": sum(r["mark"] == "S+" for r in runs),
+                         "min": min(accs), "median": median(accs), "max": max(accs), "bar": bar,
+                         "margin": min(accs) - bar,
+                         "accuracies": accs})
+            rows[-1]["not_s_plus"] = {seed: r["failed"] for seed, r in enumerate(runs) if r["mark"] != "S+"}
+            print(f"{name}: S+ {rows[-1]['s_plus']}/{len(runs)}, accuracy min {min(accs):.4f} "
+                  f"median {median(accs):.4f}; not S+ (seed: failed checks): {rows[-1]['not_s_plus']}", flush=True)
+    save("stability", {"config": str(Path(args.config).resolve().relative_to(ROOT)), "rows": rows})
+
+
+# --------------------------------------------------------------------------- report
+GOALS = {"fast98": 3.0, "fast992": 30.0, "stub": 10.0, "handout": 90.0}
+
+
+def goal(value, limit, unit="s") -> str:
+    if value is None:
+        return "not measured"
+    if isinstance(value, str):
+        return value
+    if value <= limit:
+        return f"met ({value:.1f} {unit} <= {limit:g} {unit})"
+    return f"missed by {value - limit:.1f} {unit} ({value:.1f} {unit}, {value / limit:.2f}x the goal)"
+
+
+def load(section: str) -> dict | None:
+    file = RESULTS / f"{section.replace('-', '_')}.json"
+    return json.loads(file.read_text()) if file.is_file() else None
+
+
+def report(args) -> str:
+    lines, goals = ["## Results", ""], {}
+    machines = {d["machine"] for s in SECTIONS if (d := load(s))}
+    lines += [f"Machine: {m}" for m in sorted(machines)] + [""]
+
+    if d := load("throughput"):
+        lines += [f"### Training throughput (images/s, median of {d['repeats']})", "",
+                  "| batch | handout's loop | reference's loop | ratio |", "|---:|---:|---:|---:|"]
+        lines += [f"| {r['batch']} | {r['handout']:.0f} | {r['reference']:.0f} | {r['ratio']:.2f}x |" for r in d["rows"]]
+        lines += ["", "Handout's loop: plain Adam, contiguous weights. Reference's: fused Adam, channels_last weights.", ""]
+
+    if d := load("accuracy"):
+        lines += [f"### Time to accuracy (training seconds, median of {d['repeats']} seeds)", "",
+                  "| recipe | iterations x batch | training s | median test acc. | min test acc. |",
+                  "|---|---:|---:|---:|---:|"]
+        for r in d["fast"]:
+            lines.append(f"| reference `train_fast` (one-cycle) | {r['iterations']} x {r['batch']} | {r['seconds']:.1f} | "
+                         f"{r['accuracy']:.2%} | {r['min_accuracy']:.2%} |")
+        for target, key in ((0.98, "fast98"), (0.992, "fast992")):
+            ok = [r for r in d["fast"] if r["accuracy"] >= target]
+            best = max(d["fast"], key=lambda r: r["accuracy"])
+            goals[key] = min(r["seconds"] for r in ok) if ok else (
+                f"not reached: the best median was {best['accuracy']:.2%} ({best['iterations']} x {best['batch']}, "
+                f"{best['seconds']:.1f} s)")
+        for target in (0.98, 0.992):
+            firsts = [next(((s, t) for s, t, a in c if a >= target), None) for c in d["handout_curves"]]
+            if all(firsts):
+                lines.append(f"| handout's recipe, first reaching {target:.1%} | {median([f[0] for f in firsts]):.0f} x 50 | "
+                             f"{median([f[1] for f in firsts]):.1f} | (test set every 250 iterations) | |")
+            else:
+                lines.append(f"| handout's recipe | did not reach {target:.1%} in "
+                             f"{d['handout_curves'][0][-1][0]} x 50 | | | |")
+        lines.append("")
+
+    if d := load("grade"):
+        lines += [f"### `python -m autograder grade`, end to end (median of {d['repeats']}+, config {d['config']})", "",
+                  "| submission | mark | wall s | of which training s | everything else s | grader peak MB | child peak MB |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for r in d["rows"]:
+            lines.append(f"| {r['submission']} | {', '.join(r['marks'])} | {r['wall']:.1f} | {r['train']:.1f} | "
+                         f"{r['wall'] - r['train']:.1f} | {r['grader_mb']:.0f} | {r['child_mb']:.0f} |")
+        by = {r["submission"]: r for r in d["rows"]}
+        goals["stub"] = max(by["stub"]["wall"], by["crash at import"]["wall"])
+        goals["handout"] = by["handout recipe"]["wall"]
+        lines.append("")
+
+    if d := load("grade-all"):
+        lines += [f"### `grade-all` (median of {d['repeats']}, config {d['config']})", "",
+                  "| jobs | submissions | wall s | submissions per hour |", "|---:|---:|---:|---:|"]
+        lines += [f"| {r['jobs']} | {r['submissions']} | {r['wall']:.0f} | {r['per_hour']:.0f} |" for r in d["rows"]]
+        if len(d["rows"]) == 2:
+            lines += ["", f"--jobs 2 / --jobs 1: {d['rows'][1]['per_hour'] / d['rows'][0]['per_hour']:.2f}x"]
+        lines.append("")
+
+    if d := load("stability"):
+        lines += [f"### Stability of the mark (config {d['config']}, one seed per grade)", "",
+                  "| submission | S+ | min acc. | median acc. | max acc. | margin above the S+ bar |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['submission']} | {r['s_plus']}/{r['seeds']} | {r['min']:.2%} | {r['median']:.2%} | "
+                  f"{r['max']:.2%} | {r['margin'] * 100:+.2f} points |" for r in d["rows"]]
+        lines.append("")
+
+    lines += ["### Goals", "",
+              f"- reference, 98% test accuracy in <= 3 s of training: {goal(goals.get('fast98'), GOALS['fast98'])}",
+              f"- reference, >= 99.2% within 30 s: {goal(goals.get('fast992'), GOALS['fast992'])}",
+              f"- stub or crashing submission graded in <= 10 s: {goal(goals.get('stub'), GOALS['stub'])}",
+              f"- handout's recipe graded in <= 90 s: {goal(goals.get('handout'), GOALS['handout'])}", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["_grade"]:
+        return _grade(argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sections", nargs="+", choices=[*SECTIONS, "all", "report"])
+    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (default: %(default)s)")
+    parser.add_argument("--seeds", type=int, default=20, help="seeds for the stability section (default: %(default)s)")
+    parser.add_argument("--jobs", type=int, default=2, help="grades at once in the stability section (default: %(default)s)")
+    parser.add_argument("--config", default=str(ROOT / "grading.yml"), help="grading config (default: grading.yml)")
+    parser.add_argument("--grade-all-config", default=str(FAST_CONFIG),
+                        help="config for the grade-all section (default: tests/grading-fast.yml)")
+    parser.add_argument("--handout-iterations", type=int, default=4000,
+                        help="length of the handout recipe's accuracy curve (default: %(default)s)")
+    parser.add_argument("--markdown", help="also write the report to this file")
+    args = parser.parse_args(argv)
+    run = {"throughput": throughput, "accuracy": accuracy, "grade": grade, "grade-all": grade_all, "stability": stability}
+    for section in (SECTIONS if "all" in args.sections else args.sections):
+        if section in run:
+            print(f"== {section}", flush=True)
+            run[section](args)
+    text = report(args)
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
