@@ -93,13 +93,14 @@ def plot_filters(weights) -> Figure:
     cols = math.ceil(math.sqrt(len(weights)))
     rows = math.ceil(len(weights) / cols)
     kh, kw = weights.shape[1:]
+    gap = max(1, kh // 6)
     fig = Figure(figsize=(1.1 * cols + 0.4, 1.1 * rows + 0.6), layout="constrained")
     ax = fig.subplots()
     ax.set_title(f"{len(weights)} first-layer filters ({kh}x{kw}), numbered row by row")
-    _grey(ax, _tile(_stretch(weights), cols, gap=max(1, kh // 6)))
+    _grey(ax, _tile(_stretch(weights), cols, gap))
     for f in range(len(weights)):
         r, c = divmod(f, cols)
-        ax.text(c * (kw + max(1, kh // 6)), r * (kh + max(1, kh // 6)), str(f), fontsize=7, va="top", ha="left",
+        ax.text(c * (kw + gap), r * (kh + gap), str(f), fontsize=7, va="top", ha="left",
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.8})
     return fig
 

@@ -57,37 +57,36 @@ class CheckFailed(Exception):
         self.messages = messages
 
 
+def cached(file: Path, build):
+    """The tensors and plain containers saved in `file`, else `build()`, saved there atomically first.
+    A file that cannot be read is rebuilt."""
+    if file.is_file():
+        try:
+            return torch.load(file, weights_only=True)
+        except Exception:
+            pass
+    value = build()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    torch.save(value, tmp)
+    os.replace(tmp, file)
+    return value
+
+
 def grader_data(cache: Path = DEFAULT_CACHE) -> dict:
     """MNIST as uint8 tensors: the 50k/10k split of assignment.data, and the test set. Cached on disk."""
-    file = cache / "mnist-u8.pt"
-    if file.is_file():
-        return torch.load(file, weights_only=True)
-    (train_x, train_y), (test_x, test_y) = mnist.load_raw()
-    train_idx, valid_idx = mnist.split_indices(len(train_y))
-    data = {"train_x": train_x[train_idx], "train_y": train_y[train_idx], "valid_x": train_x[valid_idx],
-            "valid_y": train_y[valid_idx], "test_x": test_x, "test_y": test_y}
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = cache / f".mnist-u8.{os.getpid()}.tmp"
-    torch.save(data, tmp)
-    os.replace(tmp, file)
-    return data
+    def build():
+        (train_x, train_y), (test_x, test_y) = mnist.load_raw()
+        train_idx, valid_idx = mnist.split_indices(len(train_y))
+        return {"train_x": train_x[train_idx], "train_y": train_y[train_idx], "valid_x": train_x[valid_idx],
+                "valid_y": train_y[valid_idx], "test_x": test_x, "test_y": test_y}
+    return cached(cache / "mnist-u8.pt", build)
 
 
 def shape_cases(n: int, seed: int, cache: Path = DEFAULT_CACHE) -> list[dict]:
     """shapes.make_cases, cached on disk: torch's answers on meta tensors cost about a second, most of it
     importing sympy, and they depend only on (n, seed) and the torch version."""
-    file = cache / f"shape-cases-{n}-{seed}-torch-{torch.__version__}.pt"
-    if file.is_file():
-        try:
-            return torch.load(file, weights_only=True)
-        except Exception:  # a damaged cache file is rebuilt
-            pass
-    cases = shapes.make_cases(n, seed)
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = cache / f".{file.name}.{os.getpid()}.tmp"
-    torch.save(cases, tmp)
-    os.replace(tmp, file)
-    return cases
+    return cached(cache / f"shape-cases-{n}-{seed}-torch-{torch.__version__}.pt", lambda: shapes.make_cases(n, seed))
 
 
 @dataclass
