@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from .spec import Practical, SpecError, enumerate_variants, parse_practical
+
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "grading.yml"
 CHECKS = ("output_shape", "model_io", "architecture", "training", "accuracy_s", "accuracy", "top_patches")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -59,6 +61,8 @@ class CheckSpec:
 
 @dataclass(frozen=True)
 class Config:
+    practical: Practical  # the spec as written (variant v1)
+    variants: dict  # field -> allowed values; see spec.enumerate_variants
     training: Training
     accuracy: Accuracy
     output_shape: OutputShape
@@ -94,7 +98,7 @@ def _section(raw: dict, key: str, cls, where: str):
 def parse_config(raw, where: str = "grading.yml") -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping at the top level, got {type(raw).__name__}")
-    top = {"training", "accuracy", "output_shape", "top_patches", "limits", "checks", "marks", "points"}
+    top = {"practical", "training", "accuracy", "output_shape", "top_patches", "limits", "checks", "marks", "points"}
     unknown = set(raw) - top
     if unknown:
         raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(top))}")
@@ -102,6 +106,10 @@ def parse_config(raw, where: str = "grading.yml") -> Config:
     if missing:
         raise ConfigError(f"{where}: missing section(s): {', '.join(sorted(missing))}")
 
+    try:
+        practical, variants = parse_practical(raw["practical"], "practical")
+    except SpecError as err:
+        raise ConfigError(f"{where}: {err}") from err
     training = _section(raw, "training", Training, where)
     if training.iterations < 2 * training.log_every or training.log_every < 1:
         raise ConfigError(f"{where}: training.iterations ({training.iterations}) must be at least twice "
@@ -111,8 +119,10 @@ def parse_config(raw, where: str = "grading.yml") -> Config:
         raise ConfigError(f"{where}: need 0 <= accuracy.s <= accuracy.s_plus <= 1, got s={accuracy.s}, "
                           f"s_plus={accuracy.s_plus}")
     patches = _section(raw, "top_patches", TopPatches, where)
-    if not patches.filters or not all(type(f) is int and 0 <= f < 25 for f in patches.filters):
-        raise ConfigError(f"{where}: top_patches.filters must be a non-empty list of ints in 0..24")
+    n_filters = min(p.conv1.filters for p in enumerate_variants(practical, variants).values())
+    if not patches.filters or not all(type(f) is int and 0 <= f < n_filters for f in patches.filters):
+        raise ConfigError(f"{where}: top_patches.filters must be a non-empty list of ints in 0..{n_filters - 1} "
+                          f"(conv1 has {n_filters} filters)")
     limits = _section(raw, "limits", Limits, where)
     if limits.memory_mb < 4096:
         raise ConfigError(f"{where}: limits.memory_mb is {limits.memory_mb}; importing torch needs at least 4096")
@@ -139,7 +149,7 @@ def parse_config(raw, where: str = "grading.yml") -> Config:
     if not isinstance(points, dict) or set(points) != {"S+", "S"} or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in points.values()):
         raise ConfigError(f"{where}: 'points' must give a number for S+ and for S")
-    return Config(training, accuracy, _section(raw, "output_shape", OutputShape, where), patches, limits,
+    return Config(practical, variants, training, accuracy, _section(raw, "output_shape", OutputShape, where), patches, limits,
                   checks, {"S+": list(marks["S+"]), "S": list(marks["S"])}, dict(points), where)
 
 
