@@ -206,6 +206,17 @@ class Practical:
                             "fc1": {"units": self.fc1_units}, "dropout": self.dropout, "classes": self.classes}}
 
 
+    def student_facts(self) -> dict:
+        """What a student template carries as assignment/practical.json: the spec (no variants) and the
+        numbers the handout quotes. The handout gives all of them, so nothing here is a secret."""
+        return {"spec": self.as_dict(), "derived": {
+            "conv1_out": list(self.conv1_out), "conv2_out": list(self.conv2_out),
+            "pool_outs": [list(s) for s in self.pool_outs], "flat_sizes": self.flat_sizes,
+            "param_counts": self.param_counts, "patch": self.patch,
+            "layers": [{"name": layer.name, "what": layer.what, "out": list(layer.out), "params": layer.params}
+                       for layer in self.layers]}}
+
+
 def fmt(shape) -> str:
     return "x".join(str(s) for s in shape)
 
