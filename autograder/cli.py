@@ -16,6 +16,7 @@ from .config import DEFAULT_CONFIG, ConfigError, load_config
 def cmd_grade(args) -> int:
     from . import grade, report
     from .results import ERROR, CheckResult, GradeResult
+    from .sandbox import GraderStopped
 
     config = load_config(args.config)
     out = Path(args.out)
@@ -27,6 +28,8 @@ def cmd_grade(args) -> int:
         ctx = extra["ctx"]
     except FileNotFoundError as err:  # nothing to grade: the student's problem, reported as such
         result.checks = [CheckResult(n, s.title, ERROR, [str(err)], s.visibility) for n, s in config.checks.items()]
+    except GraderStopped as err:  # the sandbox is already ended; say so without a traceback
+        result.grader_error = str(err)
     except Exception:
         result.grader_error = traceback.format_exc()
         code = 2
