@@ -60,9 +60,10 @@ def main(argv: list[str]) -> int:
         print("usage: reaper.py COMMAND [ARG...]", file=sys.stderr)
         return 2
     prctl = ctypes.CDLL(None, use_errno=True).prctl
-    if prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        print(f"reaper: cannot become a subreaper (errno {ctypes.get_errno()})", file=sys.stderr)
-        return 125
+    if prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:  # a kernel older than 3.4: grade all the same
+        print(f"[grader] no subreaper here (errno {ctypes.get_errno()}): processes that leave the process "
+              "group can outlive grading", file=sys.stderr)
+        os.execvp(argv[0], argv)
 
     def stop(signum, _frame):
         end_all()

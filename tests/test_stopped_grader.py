@@ -147,6 +147,14 @@ def test_nothing_outlives_a_normal_end(job, level):
     assert not alive(set(), marker)
 
 
+@pytest.mark.parametrize("script, code", [("exit 3", 3), ("kill -9 $$", 128 + 9), ("true", 0)],
+                         ids=["exit-code", "killed", "ok"])
+def test_reaper_passes_on_how_the_code_ended(script, code):
+    proc = subprocess.run([sys.executable, "-I", "-S", str(sandbox.REAPER), "/bin/sh", "-c", script],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == code, proc.stderr
+
+
 def test_isolation_says_what_ends_the_sandbox_with_the_grader():
     limits = sandbox.Limits(wall_seconds=1, cpu_seconds=1, memory_mb=2048, processes=8, output_kb=8)
     for level in LEVELS:
