@@ -1,8 +1,8 @@
 """A stopped grader leaves nothing running: SIGTERM, SIGINT or SIGKILL of the grader ends its sandbox,
 the student's code and every process that code started, at every sandbox level this machine has.
 
-The code under test starts a helper process that leaves the process group (setsid), with a unique marker
-in its command line, and then sleeps; the test waits for the helper, notes every process below the
+The code under test starts a grandchild process that leaves the process group (setsid), with a unique marker
+in its command line, and then sleeps; the test waits for the grandchild, notes every process below the
 grader, stops the grader, and checks that all of them are gone within a few seconds. Every sleep is
 bounded, so a failure here leaves nothing behind for long.
 """
@@ -31,7 +31,7 @@ SIGNALS = [signal.SIGTERM, signal.SIGINT, signal.SIGKILL]
 GONE_WITHIN_S = 10
 LIVES_S = 60  # how long the code would run if nothing stopped it
 
-# The student's code: start the helper (a shell whose command line carries the marker) ...
+# The student's code: start the grandchild (a shell whose command line carries the marker) ...
 START = """
 import subprocess, sys, time
 subprocess.Popen(["/bin/sh", "-c", "sleep {lives}; :", "{marker}"], start_new_session=True)
@@ -76,16 +76,16 @@ def alive(pids: set[int], marker: str) -> list[str]:
 
 
 def stop_and_check(grader: subprocess.Popen, marker: str, sig: int, ready_within_s: float) -> Path | None:
-    """Wait until the helper runs, stop the grader with `sig`, and assert that nothing of it is left.
+    """Wait until the grandchild runs, stop the grader with `sig`, and assert that nothing of it is left.
     Returns the grader's job folder (the one that holds child.py), if there was one."""
     deadline = time.monotonic() + ready_within_s
     while not any(marker in cmd for _, _, cmd in processes().values()):
         assert grader.poll() is None, f"the grader ended before the code ran:\n{grader.communicate()}"
-        assert time.monotonic() < deadline, "the code never started its helper"
+        assert time.monotonic() < deadline, "the code never started its grandchild"
         time.sleep(0.2)
     table = processes()
     started = below(grader.pid, table)
-    assert len(started) >= 3, started  # the sandbox's process(es), the code, the helper
+    assert len(started) >= 3, started  # the sandbox's process(es), the code, the grandchild
     child = next((word for pid in started for word in table[pid][2].split() if word.endswith("/child.py")), None)
     grader.send_signal(sig)
     grader.wait(timeout=GONE_WITHIN_S)
@@ -136,7 +136,7 @@ def test_sandbox_ends_with_the_process_that_runs_it(job, level, sig):
 
 @pytest.mark.parametrize("level", LEVELS)
 def test_nothing_outlives_a_normal_end(job, level):
-    """The code exits at once, leaving its helper outside its process group: the run ends the helper too
+    """The code exits at once, leaving its grandchild outside its process group: the run ends the grandchild too
     (at "none" the reaper does, where there is no PID namespace)."""
     marker = f"stop-test-{secrets.token_hex(6)}"
     (job / "code.py").write_text(START.format(lives=LIVES_S, marker=marker))
@@ -166,7 +166,7 @@ def test_isolation_says_what_ends_the_sandbox_with_the_grader():
 
 @pytest.fixture(scope="module")
 def slow_submission(tmp_path_factory) -> Path:
-    """A submission whose train() starts the helper and sleeps; everything else as the handout asks."""
+    """A submission whose train() starts the grandchild and sleeps; everything else as the handout asks."""
     folder = tmp_path_factory.mktemp("slow")
     marker = f"stop-grade-{secrets.token_hex(6)}"
     train = textwrap.indent(CODE.format(lives=LIVES_S, marker=marker), "    ")
