@@ -1,6 +1,7 @@
 """Command line: `python -m autograder grade SUBMISSION` and `python -m autograder grade-all FOLDER`.
 
-Thin: it parses arguments and forwards to grade.py, report.py, batch.py, release.py and otter_zip.py.
+Thin: it parses arguments and forwards to grade.py, report.py, batch.py, similarity.py, release.py and
+otter_zip.py.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .config import DEFAULT_CONFIG, ConfigError, load_config
 def cmd_grade(args) -> int:
     from . import grade, report
     from .results import ERROR, CheckResult, GradeResult
+    from .sandbox import GraderStopped
 
     config = load_config(args.config)
     out = Path(args.out)
@@ -26,6 +28,8 @@ def cmd_grade(args) -> int:
         ctx = extra["ctx"]
     except FileNotFoundError as err:  # nothing to grade: the student's problem, reported as such
         result.checks = [CheckResult(n, s.title, ERROR, [str(err)], s.visibility) for n, s in config.checks.items()]
+    except GraderStopped as err:  # the sandbox is already ended; say so without a traceback
+        result.grader_error = str(err)
     except Exception:
         result.grader_error = traceback.format_exc()
         code = 2
@@ -44,6 +48,24 @@ def cmd_grade_all(args) -> int:
 
     return grade_all(Path(args.folder), Path(args.out), config_path=args.config, jobs=args.jobs, force=args.force,
                      cache=Path(args.cache))
+
+
+def cmd_similarity(args) -> int:
+    from .similarity import SimilarityError, similarity_report, write_report
+
+    try:
+        report = similarity_report(Path(args.folder), Path(args.known) if args.known else None,
+                                   [Path(t) for t in args.template] if args.template else None, args.threshold)
+    except SimilarityError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    csv_path, html_path = write_report(report, Path(args.out))
+    above = sum(m.similarity >= report.threshold for m in report.matches)
+    print(f"{len(report.submissions)} submissions, {len(report.known)} known solutions: {len(report.matches)} pairs "
+          f"compared, {above} at or above {report.threshold:.0%}"
+          + (f"; not compared: {', '.join(sorted(report.skipped))}" if report.skipped else ""))
+    print(f"Ranked pairs: {csv_path}\nSide by side: {html_path}")
+    return 0
 
 
 def cmd_release(args) -> int:
@@ -98,6 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--force", action="store_true", help="regrade submissions that already have results")
     common(a)
     a.set_defaults(run=cmd_grade_all)
+
+    s = sub.add_parser("similarity", help="rank the pairs of submissions (and known solutions) that share code; "
+                       "marks are not touched")
+    s.add_argument("folder", help="the class, as for grade-all: one cnn.py file or folder (repo) per student")
+    s.add_argument("--out", required=True, help="folder for similarity.csv and similarity.html")
+    s.add_argument("--known", help="a folder of known solutions (e.g. public repositories); every .py file "
+                   "under it is compared with each submission (default: none)")
+    s.add_argument("--template", action="append", help="code handed out to students, which never counts as a "
+                   "match; repeat for several files (default: the stub, assignment/cnn.py)")
+    s.add_argument("--threshold", type=float, default=0.5, help="similarity from which the page lists a pair and "
+                   "shows it side by side (default: %(default)s)")
+    s.set_defaults(run=cmd_similarity)
 
     r = sub.add_parser("release", help="write the student template repository for GitHub Classroom")
     r.add_argument("out_dir", help="a new (or empty) folder for the template")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,7 @@ class Config:
     marks: dict  # mark -> list of check names, best mark first
     points: dict  # mark -> score
     path: str = ""
+    sha256: str = ""  # of the file's bytes as loaded; results.json records it (provenance.py)
 
 
 def _section(raw: dict, key: str, cls, where: str):
@@ -156,9 +158,10 @@ def parse_config(raw, where: str = "grading.yml") -> Config:
 def load_config(path: str | Path | None = None) -> Config:
     path = Path(path) if path else DEFAULT_CONFIG
     try:
-        raw = yaml.safe_load(path.read_text())
+        content = path.read_bytes()
+        raw = yaml.safe_load(content)
     except OSError as err:
         raise ConfigError(f"cannot read the grading config {path}: {err.strerror}") from err
     except yaml.YAMLError as err:
         raise ConfigError(f"{path} is not valid YAML: {err}") from err
-    return parse_config(raw, str(path))
+    return dataclasses.replace(parse_config(raw, str(path)), sha256=hashlib.sha256(content).hexdigest())

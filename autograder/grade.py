@@ -28,7 +28,7 @@ import assignment
 from assignment import data as mnist
 from assignment.solution import find_solution
 
-from . import canonical, sandbox, shapes
+from . import canonical, provenance, sandbox, shapes
 from .config import Config
 from .results import ERROR, FAILED, PASSED, CheckResult, GradeResult
 
@@ -335,8 +335,8 @@ def prepare_job(solution: Path, config: Config, data: dict, cases: list, threads
             shutil.copy(pkg / py, job / "lib" / "assignment" / py)
     shutil.copy(Path(__file__).with_name("child.py"), job / "child.py")
 
-    gen = torch.Generator().manual_seed(secrets.randbits(62))
-    perm = torch.randperm(len(data["test_y"]), generator=gen)
+    order_seed = secrets.randbits(62)  # fresh for every grading; recorded once the child has ended
+    perm = torch.randperm(len(data["test_y"]), generator=torch.Generator().manual_seed(order_seed))
     tp = config.top_patches
     spec = {
         "solution": str(job / "submission" / "cnn.py"), "results_name": f"res-{secrets.token_hex(8)}.pt",
@@ -352,7 +352,8 @@ def prepare_job(solution: Path, config: Config, data: dict, cases: list, threads
         for root, dirs, files in os.walk(job):
             for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
                 os.chown(name, uid, uid)
-    return job, {"perm": perm, "results": job / spec["results_name"], "base": base, "probe": spec["probe_x"]}
+    return job, {"perm": perm, "results": job / spec["results_name"], "base": base, "probe": spec["probe_x"],
+                 "order_seed": order_seed}
 
 
 def probe_images(data: dict) -> torch.Tensor:
@@ -415,6 +416,7 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
     except StudentError:
         pass
     result.isolation = outcome.isolation
+    result.provenance = provenance.collect(config, threads=threads, test_order_seed=keep["order_seed"])
     result.child = {"returncode": outcome.returncode, "timed_out": outcome.timed_out,
                     "output_exceeded": outcome.output_exceeded, "phase": res.get("phase"),
                     "wall_s": round(outcome.wall_s, 2), "output_bytes": outcome.output_bytes,

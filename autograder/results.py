@@ -29,6 +29,7 @@ class GradeResult:
     accuracy_verified: bool = False  # measured by the grader's own network with the student's weights
     elapsed_s: float = 0.0
     isolation: dict[str, str] = field(default_factory=dict)  # protection -> what was in force
+    provenance: dict = field(default_factory=dict)  # grader version, policy hash, torch, threads, seeds
     child: dict = field(default_factory=dict)  # exit code, timed_out, stdout/stderr tails, phase reached
     history: list[dict] = field(default_factory=list)  # the student's training history, validated
     grader_error: str | None = None  # set only when the grader itself failed

@@ -5,11 +5,16 @@ Three levels, chosen by probing once:
   mounts, and the code runs as an unprivileged uid of its own (setpriv), so the process limit holds.
 - "userns": the same namespaces inside an unprivileged user namespace; the code keeps the caller's
   uid, so the process limit is not enforced.
-- "none": resource limits and a process group only.
+- "none": resource limits, and a reaper process (reaper.py) that ends whatever the code started.
 Every level applies wall, CPU, memory and output limits. `Outcome.isolation` says what was in force.
+
+The sandbox dies with its grader: a parent-death signal (prctl) ends the sandbox's first process if the
+grader dies (SIGKILL, a crash), and that ends the rest (the PID namespace, or the reaper); while `run`
+waits, SIGTERM, SIGINT and SIGHUP end the sandbox first and then raise GraderStopped in the grader.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 import secrets
@@ -20,11 +25,25 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 NAMESPACES = ["--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
+REAPER = Path(__file__).with_name("reaper.py")
+PR_SET_PDEATHSIG = 1
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+REAPER_GRACE_S = 10  # for the reaper to kill and collect what the code started
+
+
+class GraderStopped(Exception):
+    """The grader got SIGTERM, SIGINT or SIGHUP while the sandbox ran; the sandbox has been ended."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"the grader was stopped by {signal.Signals(signum).name} while the student's code ran; "
+                         "the sandbox and every process in it were ended; nothing was graded, grade again")
+        self.signum = signum
 
 
 @dataclass
@@ -85,7 +104,29 @@ def available_level() -> str:
     return "none"
 
 
-def describe_level(level: str, limits: Limits, hidden: list[Path], read_only: list[Path] = ()) -> dict[str, str]:
+@lru_cache(maxsize=None)
+def parent_death_signal():
+    """libc's prctl, with which a process asks for a signal when its parent dies; None where there is none."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return prctl if sys.platform.startswith("linux") else None
+
+
+def grader_death(level: str, armed: bool) -> str:
+    """What ends the sandbox when the grader is stopped or dies."""
+    ns = level in ("root", "userns")
+    if armed:
+        return ("everything ends with the grader: a parent-death signal kills the sandbox, "
+                + ("and the PID namespace takes every process with it" if ns else
+                   "whose reaper kills every process the code started (unless the code killed the reaper first)"))
+    return ("SIGTERM, SIGINT and SIGHUP of the grader end the sandbox; NOT if the grader is killed (SIGKILL) or "
+            "crashes: no parent-death signal here, so " + ("the sandbox" if ns else "the code") + " can outlive it")
+
+
+def describe_level(level: str, limits: Limits, hidden: list[Path], read_only: list[Path] = (),
+                   armed: bool = False) -> dict[str, str]:
     ns = level in ("root", "userns")
     return {
         "level": level,
@@ -98,7 +139,10 @@ def describe_level(level: str, limits: Limits, hidden: list[Path], read_only: li
         "user": "separate unprivileged uid" if level == "root" else "the grader's own user",
         "processes": (f"at most {limits.processes}, all killed at the end (PID namespace)" if level == "root"
                       else "killed at the end (PID namespace); count not limited" if ns
+                      else "killed at the end, also those that leave the process group (a subreaper), unless the "
+                      "code kills the reaper first; count not limited" if armed
                       else "process group killed at the end; a process that leaves the group can survive"),
+        "grader_stopped": grader_death(level, armed),
         "limits": (f"wall {limits.wall_seconds:g} s, CPU {limits.cpu_seconds:g} s, "
                    f"memory {limits.memory_mb} MB, output {limits.output_kb} KB"),
     }
@@ -109,9 +153,15 @@ def new_uid() -> int:
     return 200_000 + secrets.randbelow(800_000)
 
 
-def _preexec(limits: Limits, level: str):
+def _preexec(limits: Limits, level: str, death_signal: int | None):
+    grader, prctl = os.getpid(), parent_death_signal()
+
     def apply():
         os.setsid()
+        if death_signal is not None:
+            prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
+            if os.getppid() != grader:  # the grader died before the signal was armed
+                os.kill(os.getpid(), signal.SIGKILL)
         mem = limits.memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
         cpu = int(limits.cpu_seconds)
@@ -181,18 +231,25 @@ def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, e
         userns = ["--user", "--map-root-user"] if level == "userns" else []
         argv = ["unshare", *userns, *NAMESPACES, "sh", "-c", script]
 
-    outcome = Outcome(returncode=None, isolation=describe_level(level, limits, hidden, read_only))
+    armed = parent_death_signal() is not None
+    reaped = armed and level == "none"
+    if reaped:
+        argv = [sys.executable, "-I", "-S", str(REAPER), *argv]
+    outcome = Outcome(returncode=None, isolation=describe_level(level, limits, hidden, read_only, armed))
     if level in ("root", "userns"):
         outcome.isolation["tmp"] = "private /tmp" if keep_tmp is not None else "the machine's /tmp"
     start = time.monotonic()
+    # SIGKILL for unshare, whose --kill-child then ends the namespace; SIGTERM for the reaper, which must sweep
+    death_signal = (signal.SIGTERM if reaped else signal.SIGKILL) if armed else None
     proc = subprocess.Popen(argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, preexec_fn=_preexec(limits, level))
+                            stderr=subprocess.PIPE, preexec_fn=_preexec(limits, level, death_signal))
 
     def kill():
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        """End the code and all it started; any thread may call it, any number of times."""
+        if reaped:
+            proc.send_signal(signal.SIGTERM)  # the reaper kills everything below it, then exits
+        else:
+            _kill_group(proc.pid)
 
     def flood():
         outcome.output_exceeded = True
@@ -203,12 +260,21 @@ def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, e
     for t in tails:
         t.start()
     try:
-        proc.wait(timeout=limits.wall_seconds)
-    except subprocess.TimeoutExpired:
-        outcome.timed_out = True
+        with _stop_on_signals(kill):
+            try:
+                proc.wait(timeout=limits.wall_seconds)
+            except subprocess.TimeoutExpired:
+                outcome.timed_out = True
+            finally:
+                kill()  # whatever is left, even after a normal exit
+                if reaped:
+                    try:
+                        proc.wait(timeout=REAPER_GRACE_S)
+                    except subprocess.TimeoutExpired:
+                        pass
+                _kill_group(proc.pid)  # the backstop: the group, should the reaper not have finished
+                proc.wait()
     finally:
-        kill()  # whatever is left of the group, even after a normal exit
-        proc.wait()
         for t in tails:
             t.join(timeout=5)
     outcome.returncode = proc.returncode
@@ -216,3 +282,33 @@ def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, e
     outcome.output_bytes = counter[0]
     outcome.stdout, outcome.stderr = (bytes(t.buf).decode("utf-8", "replace") for t in tails)
     return outcome
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+@contextmanager
+def _stop_on_signals(end):
+    """While inside, SIGTERM, SIGINT and SIGHUP call `end()` and then raise GraderStopped (once). Only the main
+    thread can set handlers; elsewhere the parent-death signal is what remains."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised = []
+
+    def handler(signum, _frame):
+        end()
+        if not raised:
+            raised.append(signum)
+            raise GraderStopped(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

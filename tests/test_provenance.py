@@ -1,0 +1,75 @@
+"""results.json says what a grading ran with: grader version, policy hash, torch, threads, seeds."""
+import hashlib
+import importlib.metadata
+import json
+import shutil
+import subprocess
+import sys
+
+import torch
+
+from autograder import grade, provenance
+from autograder.config import load_config
+
+
+def test_results_json_records_the_provenance_of_the_grading(repo, mnist_root, tmp_path):
+    config = repo / "tests" / "grading-fast.yml"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(repo / "assignment" / "cnn.py"),
+                           "--out", str(tmp_path), "--config", str(config), "--threads", "1"],
+                          capture_output=True, text=True, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    extra = json.loads((tmp_path / "results.json").read_text())["extra_data"]
+    got = extra["provenance"]
+    assert extra["sha256"] == hashlib.sha256((repo / "assignment" / "cnn.py").read_bytes()).hexdigest()
+    assert got["grader"]["version"] == importlib.metadata.version("cnn-practical")
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if (repo / ".git").exists() and head.returncode == 0:
+        assert got["grader"]["commit"] == head.stdout.strip()
+        assert isinstance(got["grader"]["modified_since_commit"], bool)
+    assert got["grader"]["code_sha256"] == provenance.code_sha256()
+    assert got["policy"] == {"path": str(config.resolve()), "sha256": hashlib.sha256(config.read_bytes()).hexdigest()}
+    assert got["torch"] == torch.__version__ and got["threads"] == 1
+    fast = load_config(config)
+    assert got["seeds"]["training"] == fast.training.seed
+    assert got["seeds"]["output_shape_cases"] == fast.output_shape.seed
+    assert isinstance(got["seeds"]["test_order"], int) and 0 <= got["seeds"]["test_order"] < 2**62
+    assert extra["isolation"]["level"] in ("root", "userns", "none")
+
+
+def test_the_recorded_seed_is_the_one_that_ordered_the_test_images(repo):
+    """prepare_job on tiny made-up data: the seed it returns reproduces the order the child got."""
+    config = load_config(repo / "tests" / "grading-fast.yml")
+    n = 30
+    data = {f"{part}_{kind}": torch.randint(0, 255, (n, 28, 28), dtype=torch.uint8) if kind == "x"
+            else torch.randint(0, 10, (n,)) for part in ("train", "valid", "test") for kind in ("x", "y")}
+    runs = []
+    for _ in range(2):
+        job, keep = grade.prepare_job(repo / "assignment" / "cnn.py", config, data, [], threads=1, uid=None)
+        try:
+            spec = torch.load(job / "job.pt", weights_only=True)
+        finally:
+            shutil.rmtree(keep["base"])
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(keep["order_seed"]))
+        assert torch.equal(order, keep["perm"]) and torch.equal(spec["test_x"], data["test_x"][order])
+        runs.append(keep["order_seed"])
+    assert runs[0] != runs[1]  # drawn afresh for every grading
+
+
+def test_policy_hash_is_of_the_file_as_loaded(repo, tmp_path):
+    text = (repo / "tests" / "grading-fast.yml").read_text()
+    path = tmp_path / "grading.yml"
+    path.write_text(text)
+    first = load_config(path).sha256
+    assert first == hashlib.sha256(text.encode()).hexdigest()
+    path.write_text(text + "# a comment\n")
+    assert load_config(path).sha256 != first
+
+
+def test_code_hash_follows_the_code(repo, tmp_path):
+    copy = tmp_path / "autograder"
+    shutil.copytree(repo / "autograder", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = provenance.code_sha256((copy,))
+    (copy / "templates" / "note.txt").write_text("not code")
+    assert provenance.code_sha256((copy,)) == before
+    (copy / "checks" / "test_accuracy.py").write_text((copy / "checks" / "test_accuracy.py").read_text() + "\n")
+    assert provenance.code_sha256((copy,)) != before
