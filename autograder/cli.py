@@ -9,7 +9,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from .config import DEFAULT_CONFIG, ConfigError, load_config
+from .config import DEFAULT_CACHE, DEFAULT_CONFIG, ConfigError, load_config
 
 
 def cmd_grade(args) -> int:
@@ -73,8 +73,6 @@ def cmd_otter(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .grade import DEFAULT_CACHE
-
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 

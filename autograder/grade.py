@@ -29,12 +29,11 @@ from assignment import data as mnist
 from assignment.solution import find_solution
 
 from . import canonical, sandbox, shapes
-from .config import Config
+from .config import DEFAULT_CACHE, Config
 from .results import ERROR, FAILED, PASSED, CheckResult, GradeResult
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKS_DIR = Path(__file__).resolve().with_name("checks")
-DEFAULT_CACHE = Path.home() / ".cache" / "cnn-practical" / "grader"
 MAX_RESULTS_BYTES = 256 * 2**20
 PHASE_WORDS = {
     "start": "start-up", "import": "importing cnn.py", "output_shape": "output_shape()",
