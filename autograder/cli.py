@@ -15,6 +15,7 @@ from .config import DEFAULT_CACHE, DEFAULT_CONFIG, ConfigError, load_config
 def cmd_grade(args) -> int:
     from . import grade, report
     from .results import ERROR, CheckResult, GradeResult
+    from .submission import SubmissionError, submission_sha
 
     config = load_config(args.config)
     out = Path(args.out)
@@ -24,7 +25,8 @@ def cmd_grade(args) -> int:
         result, extra = grade.grade(args.submission, config, cache=Path(args.cache), threads=args.threads,
                                     hide=[out])
         ctx = extra["ctx"]
-    except FileNotFoundError as err:  # nothing to grade: the student's problem, reported as such
+    except (FileNotFoundError, SubmissionError) as err:  # nothing to grade: the student's problem, reported as such
+        result.sha256 = submission_sha(args.submission) or ""
         result.checks = [CheckResult(n, s.title, ERROR, [str(err)], s.visibility) for n, s in config.checks.items()]
     except Exception:
         result.grader_error = traceback.format_exc()
@@ -82,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where the grader keeps its MNIST tensors (default: %(default)s)")
 
     g = sub.add_parser("grade", help="grade one submission")
-    g.add_argument("submission", help="a cnn.py, a folder holding one, or a student repo with assignment/cnn.py")
+    g.add_argument("submission", help="a cnn.py or a notebook (.ipynb), a folder holding one, "
+                   "or a student repo with assignment/cnn.py")
     g.add_argument("--out", default="grading-out", help="folder for the reports (default: %(default)s)")
     g.add_argument("--threads", type=int, default=None, help="torch threads for the student's code "
                    "(default: the cores available, at most 4)")

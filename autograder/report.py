@@ -62,6 +62,8 @@ def feedback_md(result: GradeResult) -> str:
         lines += [f"Test accuracy: {result.test_accuracy:.2%} ({how}).", ""]
     lines += ["| check | result |", "| --- | --- |"]
     lines += [f"| {c.title} | {STATUS_WORDS.get(c.status, c.status)} |" for c in result.checks]
+    if result.notes:
+        lines += ["", "## Your hand-in", "", *(f"- {n}" for n in result.notes)]
     failing = [c for c in result.checks if not c.passed]
     if failing:
         lines += ["", "## What to fix", ""]
