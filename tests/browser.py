@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -44,9 +45,7 @@ def chromium() -> str | None:
 
 def missing() -> str | None:
     """Why the browser cannot run here, or None."""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("playwright") is None:
         return f"the Python package playwright is not installed: {INSTALL}"
     if chromium() is None:
         return f"no chromium on PATH: {INSTALL}"
