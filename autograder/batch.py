@@ -7,7 +7,6 @@ those after every submission, so an interrupted run loses nothing and a rerun sk
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import subprocess
@@ -20,28 +19,27 @@ from tqdm import tqdm
 
 from .config import CHECKS, load_config
 from .grade import DEFAULT_CACHE, grader_data
+from .submission import NOTEBOOK, submission_sha
 
 OVERHEAD_S = 300  # beyond the child's wall limit: data, judging and reports
 
 
 def find_submissions(folder: Path) -> dict[str, Path]:
-    """name -> path, for each cnn.py file or folder directly inside `folder`."""
+    """name -> path, for each .py or notebook file or folder directly inside `folder`."""
     if not folder.is_dir():
         raise SystemExit(f"error: {folder} is not a folder of submissions")
     found = {}
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith("."):
             continue
-        if entry.is_dir() or entry.suffix == ".py":
-            found[entry.stem if entry.is_file() else entry.name] = entry
+        if entry.is_dir() or entry.suffix in (".py", NOTEBOOK):
+            name = entry.stem if entry.is_file() else entry.name
+            found[entry.name if name in found else name] = entry  # alice.ipynb and alice.py: both kept
     return found
 
 
 def solution_sha(path: Path) -> str | None:
-    for candidate in (path, path / "cnn.py", path / "assignment" / "cnn.py"):
-        if candidate.is_file():
-            return hashlib.sha256(candidate.read_bytes()).hexdigest()
-    return None
+    return submission_sha(path)
 
 
 def already_graded(out: Path, sha: str | None) -> bool:

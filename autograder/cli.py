@@ -10,13 +10,14 @@ import sys
 import traceback
 from pathlib import Path
 
-from .config import DEFAULT_CONFIG, ConfigError, load_config
+from .config import DEFAULT_CACHE, DEFAULT_CONFIG, ConfigError, load_config
 
 
 def cmd_grade(args) -> int:
     from . import grade, report
     from .results import ERROR, CheckResult, GradeResult
     from .sandbox import GraderStopped
+    from .submission import SubmissionError, submission_sha
 
     config = load_config(args.config)
     out = Path(args.out)
@@ -26,7 +27,8 @@ def cmd_grade(args) -> int:
         result, extra = grade.grade(args.submission, config, cache=Path(args.cache), threads=args.threads,
                                     hide=[out])
         ctx = extra["ctx"]
-    except FileNotFoundError as err:  # nothing to grade: the student's problem, reported as such
+    except (FileNotFoundError, SubmissionError) as err:  # nothing to grade: the student's problem, reported as such
+        result.sha256 = submission_sha(args.submission) or ""
         result.checks = [CheckResult(n, s.title, ERROR, [str(err)], s.visibility) for n, s in config.checks.items()]
     except GraderStopped as err:  # the sandbox is already ended; say so without a traceback
         result.grader_error = str(err)
@@ -95,8 +97,6 @@ def cmd_otter(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .grade import DEFAULT_CACHE
-
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where the grader keeps its MNIST tensors (default: %(default)s)")
 
     g = sub.add_parser("grade", help="grade one submission")
-    g.add_argument("submission", help="a cnn.py, a folder holding one, or a student repo with assignment/cnn.py")
+    g.add_argument("submission", help="a cnn.py or a notebook (.ipynb), a folder holding one, "
+                   "or a student repo with assignment/cnn.py")
     g.add_argument("--out", default="grading-out", help="folder for the reports (default: %(default)s)")
     g.add_argument("--threads", type=int, default=None, help="torch threads for the student's code "
                    "(default: the cores available, at most 4)")

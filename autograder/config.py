@@ -11,6 +11,7 @@ import yaml
 from .spec import Practical, SpecError, enumerate_variants, parse_practical
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "grading.yml"
+DEFAULT_CACHE = Path.home() / ".cache" / "cnn-practical" / "grader"  # the grader's MNIST tensors and shape cases
 CHECKS = ("output_shape", "model_io", "architecture", "training", "accuracy_s", "accuracy", "top_patches")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 

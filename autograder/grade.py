@@ -5,7 +5,6 @@ checks, in this process) -> mark. Student code never runs in this process.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -26,15 +25,14 @@ import torch
 
 import assignment
 from assignment import data as mnist
-from assignment.solution import find_solution
 
 from . import canonical, provenance, sandbox, shapes
-from .config import Config
+from .config import DEFAULT_CACHE, Config
 from .results import ERROR, FAILED, PASSED, CheckResult, GradeResult
+from .submission import find_submission, hand_in, submission_sha
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKS_DIR = Path(__file__).resolve().with_name("checks")
-DEFAULT_CACHE = Path.home() / ".cache" / "cnn-practical" / "grader"
 MAX_RESULTS_BYTES = 256 * 2**20
 PHASE_WORDS = {
     "start": "start-up", "import": "importing cnn.py", "output_shape": "output_shape()",
@@ -319,16 +317,16 @@ def hidden_paths(extra: list[Path], job_base: Path) -> list[Path]:
     return out
 
 
-def prepare_job(solution: Path, config: Config, data: dict, cases: list, threads: int,
+def prepare_job(code: bytes, config: Config, data: dict, cases: list, threads: int,
                 uid: int | None) -> tuple[Path, dict]:
-    """A private folder with the submission, the public helpers, the child script and its inputs."""
+    """A private folder with the submission's code as cnn.py, the public helpers, the child script and its inputs."""
     base = Path(tempfile.mkdtemp(prefix="cnn-grader-"))
     base.chmod(0o711)  # others may enter but not list: the job folder's name is the secret
     job = base / secrets.token_hex(12)
     (job / "lib" / "assignment").mkdir(parents=True)
     for sub in ("home", "tmp", "submission"):
         (job / sub).mkdir()
-    shutil.copy(solution, job / "submission" / "cnn.py")
+    (job / "submission" / "cnn.py").write_bytes(code)
     pkg = Path(assignment.__file__).parent
     for py in ("__init__.py", "data.py", "solution.py", "plots.py"):
         if (pkg / py).is_file():
@@ -382,14 +380,15 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
           threads: int | None = None) -> tuple[GradeResult, dict]:
     """Grade one submission. Returns the result and the artefacts the reports draw from."""
     start = time.monotonic()
-    solution = find_solution(submission)
-    result = GradeResult(str(submission), hashlib.sha256(solution.read_bytes()).hexdigest())
+    solution = find_submission(submission)  # a cnn.py, or a notebook whose definitions are graded as one
+    handed_in = hand_in(solution)
+    result = GradeResult(str(submission), submission_sha(solution), notes=handed_in.notes)
     data = grader_data(cache)
     level = sandbox.available_level()
     uid = sandbox.new_uid() if level == "root" else None
     threads = threads or max(1, min(4, len(os.sched_getaffinity(0))))
     cases = shape_cases(config.output_shape.cases, config.output_shape.seed, cache)
-    job, keep = prepare_job(solution, config, data, cases, threads, uid)
+    job, keep = prepare_job(handed_in.code, config, data, cases, threads, uid)
     try:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(job / "home"), "TMPDIR": str(job / "tmp"),
                "PYTHONPATH": str(job / "lib"), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",

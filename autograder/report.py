@@ -1,8 +1,7 @@
-"""Write what a grading produced: results.json (Gradescope), feedback.md, report.html, a console table."""
+"""Write what a grading produced: results.json (Gradescope), feedback.md, report.html and its figures, a
+console table."""
 from __future__ import annotations
 
-import base64
-import html
 import io
 import json
 from pathlib import Path
@@ -63,6 +62,8 @@ def feedback_md(result: GradeResult) -> str:
         lines += [f"Test accuracy: {result.test_accuracy:.2%} ({how}).", ""]
     lines += ["| check | result |", "| --- | --- |"]
     lines += [f"| {c.title} | {STATUS_WORDS.get(c.status, c.status)} |" for c in result.checks]
+    if result.notes:
+        lines += ["", "## Your hand-in", "", *(f"- {n}" for n in result.notes)]
     failing = [c for c in result.checks if not c.passed]
     if failing:
         lines += ["", "## What to fix", ""]
@@ -111,27 +112,6 @@ def figures(result: GradeResult, ctx) -> dict[str, bytes]:
     return made
 
 
-def report_html(result: GradeResult, pngs: dict[str, bytes]) -> str:
-    esc = html.escape
-    rows = "".join(f"<tr class='{c.status}'><td>{esc(c.title)}</td><td>{STATUS_WORDS.get(c.status, c.status)}</td>"
-                   f"<td>{'<br>'.join(esc(m).replace(chr(10), '<br>') for m in c.messages)}</td></tr>"
-                   for c in result.checks)
-    acc = "" if result.test_accuracy is None else f"<p>Test accuracy: {result.test_accuracy:.2%}</p>"
-    imgs = "".join(f"<figure><img alt='{name}' src='data:image/png;base64,{base64.b64encode(data).decode()}'>"
-                   f"<figcaption>{name}</figcaption></figure>" for name, data in pngs.items())
-    iso = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in result.isolation.items())
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Grading report: {esc(result.submission)}</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td{{padding:.3em .6em;vertical-align:top}}
-tr.passed td:nth-child(2){{color:#080}}tr.failed td:nth-child(2),tr.error td:nth-child(2){{color:#b00}}
-img{{max-width:100%}}</style></head><body>
-<h1>Mark: {esc(result.mark or 'none')}</h1><p>{esc(MARK_WORDS[result.mark])}</p>{acc}
-<table><tr><th>check</th><th>result</th><th>details</th></tr>{rows}</table>
-<h2>Figures from your trained model</h2>{imgs or '<p>No figures: the model did not train far enough.</p>'}
-<h2>Sandbox</h2><ul>{iso}</ul><p>Graded in {result.elapsed_s:.0f} s.</p></body></html>
-"""
-
-
 def console_table(result: GradeResult) -> str:
     width = max([len(c.title) for c in result.checks] + [10])
     lines = [f"{c.title:<{width}}  {STATUS_WORDS.get(c.status, c.status)}" for c in result.checks]
@@ -143,9 +123,16 @@ def console_table(result: GradeResult) -> str:
 
 
 def write_reports(result: GradeResult, config: Config, out: Path, ctx=None) -> None:
-    """results.json first (Gradescope needs it even if the rest fails), then feedback.md and report.html."""
+    """results.json first (Gradescope needs it even if the rest fails), then feedback.md, the figures
+(filters.png, patches.png, curves.png, as far as there are any) and report.html, which embeds them."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(gradescope(result, config), indent=2))
     (out / "feedback.md").write_text(feedback_md(result))
+    from .report_page import FIGURE_CAPTIONS, report_html
+
     pngs = figures(result, ctx) if ctx is not None else {}
+    for name in FIGURE_CAPTIONS:  # the figures as files too; none left from an earlier grading
+        (out / f"{name}.png").unlink(missing_ok=True)
+        if name in pngs:
+            (out / f"{name}.png").write_bytes(pngs[name])
     (out / "report.html").write_text(report_html(result, pngs))

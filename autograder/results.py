@@ -22,7 +22,7 @@ class CheckResult:
 @dataclass
 class GradeResult:
     submission: str  # path as given
-    sha256: str  # of the submitted cnn.py; grade-all uses it to skip what is already graded
+    sha256: str  # of the file handed in (cnn.py or notebook); grade-all uses it to skip what is already graded
     mark: str | None = None  # "S+", "S" or None
     checks: list[CheckResult] = field(default_factory=list)
     test_accuracy: float | None = None
@@ -33,6 +33,7 @@ class GradeResult:
     child: dict = field(default_factory=dict)  # exit code, timed_out, stdout/stderr tails, phase reached
     history: list[dict] = field(default_factory=list)  # the student's training history, validated
     grader_error: str | None = None  # set only when the grader itself failed
+    notes: list[str] = field(default_factory=list)  # about the hand-in: what was taken from a notebook
 
     def to_dict(self) -> dict:
         return asdict(self)

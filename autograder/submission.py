@@ -1,0 +1,80 @@
+"""What a student handed in: a cnn.py or a notebook, found in a file, a folder or a repository.
+
+`grade` and `grade-all` both go through here, so they find the same file and key resumed grading by
+the same SHA-256: that of the file as handed in (the notebook itself, not the source taken from it),
+which can be computed without reading the notebook and changes whenever the student's file does.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assignment.solution import find_solution
+
+NOTEBOOK = ".ipynb"
+
+
+class SubmissionError(ValueError):
+    """Something was handed in but cannot be graded as it is; the message says why and what to do."""
+
+
+@dataclass
+class HandIn:
+    file: Path  # as handed in
+    code: bytes  # what is graded as cnn.py
+    notes: list[str] = field(default_factory=list)  # for the student: what was taken from a notebook
+
+
+def notebooks_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob(f"*{NOTEBOOK}") if p.is_file() and not p.name.startswith("."))
+
+
+def find_submission(path: str | Path) -> Path:
+    """The file to grade: a cnn.py found as find_solution finds it, else a notebook, that is the .ipynb file
+    itself or, in the folder (or its assignment/ folder), cnn.ipynb or the only notebook there."""
+    path = Path(path)
+    try:
+        return find_solution(path)
+    except FileNotFoundError:
+        pass
+    for folder in (path, path / "assignment"):
+        if not folder.is_dir():
+            continue
+        found = notebooks_in(folder)
+        named = [p for p in found if p.name == f"cnn{NOTEBOOK}"]
+        if named or len(found) == 1:
+            return (named or found)[0].resolve()
+        if found:
+            raise SubmissionError(f"{folder} holds {len(found)} notebooks ({', '.join(p.name for p in found)}) "
+                                  f"and no cnn.py: hand in one notebook, or name the one to grade cnn{NOTEBOOK}")
+    raise FileNotFoundError(f"no cnn.py or notebook at {path}: expected a cnn.py or {NOTEBOOK} file, a folder "
+                            "holding one, or a repository with assignment/cnn.py")
+
+
+def submission_sha(path: str | Path) -> str | None:
+    """SHA-256 of the file that grading `path` would grade; None when there is none. A folder with several
+    notebooks gets a digest of them all: grading it reports the problem, and resuming skips it until it changes."""
+    try:
+        return hashlib.sha256(find_submission(path).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+    except SubmissionError:
+        folders = [f for f in (Path(path), Path(path) / "assignment") if f.is_dir()]
+        digest = hashlib.sha256()
+        for nb in (nb for f in folders for nb in notebooks_in(f)):
+            digest.update(nb.name.encode() + b"\0" + nb.read_bytes())
+        return digest.hexdigest()
+
+
+def hand_in(file: Path) -> HandIn:
+    """The code to grade as cnn.py: the file's bytes, or a notebook's definitions with notes on the rest."""
+    if file.suffix != NOTEBOOK:
+        return HandIn(file, file.read_bytes())
+    from .notebook import NotebookError, extract_file
+
+    try:
+        extraction = extract_file(file)
+    except NotebookError as err:
+        raise SubmissionError(str(err)) from None
+    return HandIn(file, extraction.source.encode(), extraction.notes())
