@@ -73,7 +73,7 @@ def cmd_otter(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .grade import DEFAULT_CACHE
+    from .caches import DEFAULT_CACHE
 
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)

@@ -23,7 +23,7 @@ from .config import Config, load_config
 
 PACKAGE = Path(__file__).resolve().parent
 PLUGIN = "autograder.otter_plugin.GradeInSandbox"
-HELPERS = ("__init__.py", "data.py", "solution.py", "plots.py")  # what grade.py and report.py import
+HELPERS = ("__init__.py", "data.py", "solution.py", "plots.py")  # what the job folder and report.py import
 CPU_TORCH = "--extra-index-url https://download.pytorch.org/whl/cpu"  # Gradescope has no GPU
 
 

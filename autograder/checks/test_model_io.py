@@ -1,5 +1,5 @@
 """build_model() gives a module that maps (B, 1, 28, 28) to (B, 10)."""
-from autograder.grade import CheckFailed
+from autograder.judging import CheckFailed
 
 
 def test_model_io(ctx):

@@ -1,5 +1,5 @@
 """output_shape against torch's own answers, on the practical's layers and a few hundred random ones."""
-from autograder.grade import CheckFailed, StudentError
+from autograder.judging import CheckFailed, StudentError
 from autograder.shapes import describe_call
 
 

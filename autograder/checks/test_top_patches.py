@@ -1,7 +1,7 @@
 """top_patches against the grader's own search over the student's trained first layer."""
 from autograder import patches
 from autograder.canonical import oracle_activations
-from autograder.grade import CheckFailed, StudentError
+from autograder.judging import CheckFailed, StudentError
 
 
 def test_top_patches(ctx):
