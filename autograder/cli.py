@@ -24,7 +24,7 @@ def cmd_grade(args) -> int:
         result, extra = grade.grade(args.submission, config, cache=Path(args.cache), threads=args.threads,
                                     hide=[out])
         ctx = extra["ctx"]
-    except FileNotFoundError as err:  # nothing to grade: the student's problem, reported as such
+    except grade.NoSubmission as err:  # nothing to grade: the student's problem, reported as such
         result.checks = [CheckResult(n, s.title, ERROR, [str(err)], s.visibility) for n, s in config.checks.items()]
     except Exception:
         result.grader_error = traceback.format_exc()

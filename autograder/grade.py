@@ -26,11 +26,19 @@ from .marking import mark_for
 from .results import GradeResult
 
 
+class NoSubmission(Exception):
+    """Nothing to grade: no cnn.py where the submission should be. The student's problem, unlike any
+    other missing file, which is the grader's."""
+
+
 def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE, hide: list[Path] = (),
           threads: int | None = None) -> tuple[GradeResult, dict]:
     """Grade one submission. Returns the result and the artefacts the reports draw from."""
     start = time.monotonic()
-    solution = find_solution(submission)
+    try:
+        solution = find_solution(submission)
+    except FileNotFoundError as err:
+        raise NoSubmission(str(err)) from None
     result = GradeResult(str(submission), hashlib.sha256(solution.read_bytes()).hexdigest())
     data = grader_data(cache)
     level = sandbox.available_level()

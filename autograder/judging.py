@@ -15,9 +15,10 @@ import torch
 
 from . import canonical, sandbox
 from .config import Config
-from .results import ERROR, FAILED, PASSED, CheckResult
+from .results import ERROR, FAILED, GRADER_ERROR, PASSED, CheckResult
 
 CHECKS_DIR = Path(__file__).resolve().with_name("checks")
+GRADER_FAULT = "the grader could not run this check (not your fault); your instructor has been told"
 PHASE_WORDS = {
     "start": "start-up", "import": "importing cnn.py", "output_shape": "output_shape()",
     "build_model": "build_model()", "model_io": "the model's forward pass", "train": "train()",
@@ -160,16 +161,16 @@ class _Judge:
         if exc is None:
             return
         if exc.errisinstance(StudentError):
-            verdict["status"] = ERROR
+            if verdict["status"] != GRADER_ERROR:
+                verdict["status"] = ERROR
             verdict["messages"].append(str(exc.value))
         elif exc.errisinstance(CheckFailed):
-            if verdict["status"] != ERROR:
+            if verdict["status"] == PASSED:
                 verdict["status"] = FAILED
             verdict["messages"].extend(exc.value.messages)
-        else:
-            verdict["status"] = ERROR
-            verdict["messages"].append("the grader could not run this check (not your fault); "
-                                       "your instructor has been told")
+        else:  # a bug or an unforeseen input in the check itself: the grader's failure, never the student's
+            verdict["status"] = GRADER_ERROR
+            verdict["messages"].append(GRADER_FAULT)
             self.grader_errors.append(f"{item.nodeid}: {''.join(traceback.format_exception(exc.value))}")
 
 
@@ -190,7 +191,7 @@ def judge(ctx: Context) -> tuple[list[CheckResult], list[str]]:
         v = plugin.verdicts.get(name)
         if v is None:
             plugin.grader_errors.append(f"no hidden check ran for '{name}'")
-            v = {"status": ERROR, "messages": ["the grader could not run this check (not your fault)"]}
+            v = {"status": GRADER_ERROR, "messages": [GRADER_FAULT]}
         checks.append(CheckResult(name, spec.title, v["status"], v["messages"], spec.visibility))
     return checks, plugin.grader_errors
 

@@ -8,14 +8,16 @@ import json
 from pathlib import Path
 
 from .config import Config
-from .results import ERROR, PASSED, GradeResult
+from .results import ERROR, GRADER_ERROR, PASSED, GradeResult
 
 MARK_WORDS = {
     "S+": "S+: a correct and complete solution.",
     "S": "S: conceptually right, but not everything works yet. Fix what is listed below to reach S+.",
     None: "No mark yet: the checks that S needs do not all pass. Start with the first problem listed below.",
 }
-STATUS_WORDS = {PASSED: "passed", "failed": "FAILED", ERROR: "ERROR"}
+STATUS_WORDS = {PASSED: "passed", "failed": "FAILED", ERROR: "ERROR", GRADER_ERROR: "GRADER ERROR"}
+KIND_WORDS = {"failed": "failed", ERROR: "your code raised an error or stopped",
+              GRADER_ERROR: "the grader failed here, not your code"}
 
 
 def gradescope(result: GradeResult, config: Config) -> dict:
@@ -66,7 +68,7 @@ def feedback_md(result: GradeResult) -> str:
     if failing:
         lines += ["", "## What to fix", ""]
         for c in failing:
-            kind = "your code raised an error or stopped" if c.status == ERROR else "failed"
+            kind = KIND_WORDS.get(c.status, c.status)
             lines += [f"### {c.title} ({kind})", "", *_messages_md(c.messages), ""]
     if result.grader_error:
         lines += ["", "> The grader itself hit a problem; this is not your fault, and your instructor will see it."]
@@ -122,7 +124,7 @@ def report_html(result: GradeResult, pngs: dict[str, bytes]) -> str:
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Grading report: {esc(result.submission)}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td{{padding:.3em .6em;vertical-align:top}}
-tr.passed td:nth-child(2){{color:#080}}tr.failed td:nth-child(2),tr.error td:nth-child(2){{color:#b00}}
+tr.passed td:nth-child(2){{color:#080}}tr.failed td:nth-child(2),tr.error td:nth-child(2),tr.grader_error td:nth-child(2){{color:#b00}}
 img{{max-width:100%}}</style></head><body>
 <h1>Mark: {esc(result.mark or 'none')}</h1><p>{esc(MARK_WORDS[result.mark])}</p>{acc}
 <table><tr><th>check</th><th>result</th><th>details</th></tr>{rows}</table>
