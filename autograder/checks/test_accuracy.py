@@ -1,6 +1,8 @@
 """Test accuracy of the trained model, measured by the grader (S+ bar and S bar)."""
 from autograder.judging import CheckFailed
 
+TITLE = "Test accuracy, S+ bar"
+
 
 def _check(ctx, bar: float, label: str):
     value, verified = ctx.accuracy

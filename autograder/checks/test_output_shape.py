@@ -2,6 +2,8 @@
 from autograder.judging import CheckFailed, StudentError
 from autograder.shapes import describe_call
 
+TITLE = "output_shape matches PyTorch"
+
 
 def test_output_shape(ctx):
     answers = ctx.require("output_shape", "output_shape")

@@ -3,6 +3,8 @@ from autograder import patches
 from autograder.canonical import oracle_activations
 from autograder.judging import CheckFailed, StudentError
 
+TITLE = "top_patches matches the grader's"
+
 
 def test_top_patches(ctx):
     got = ctx.require("top_patches", "patches")

@@ -3,6 +3,8 @@ import math
 
 from autograder.judging import CheckFailed
 
+TITLE = "train() runs as specified"
+
 KEYS = ("iteration", "loss", "train_accuracy", "valid_accuracy")
 CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess
 
