@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .config import CHECKS, load_config
+from .config import load_config
 from .grade import DEFAULT_CACHE, grader_data
 from .submission import NOTEBOOK, submission_sha
 
@@ -74,9 +74,9 @@ def run_worker(name: str, path: Path, out: Path, args: list[str], timeout: float
     return {"status": status, "elapsed": time.monotonic() - start}
 
 
-def gradebook_row(name: str, out: Path, status: str) -> dict:
+def gradebook_row(name: str, out: Path, status: str, checks: list[str]) -> dict:
     row = {"submission": name, "status": status, "mark": "", "score": "", "test_accuracy": "",
-           "accuracy_verified": "", "seconds": "", **{c: "" for c in CHECKS}}
+           "accuracy_verified": "", "seconds": "", **{c: "" for c in checks}}
     try:
         results = json.loads((out / "results.json").read_text())
     except (OSError, ValueError):
@@ -87,7 +87,7 @@ def gradebook_row(name: str, out: Path, status: str) -> dict:
     row.update(mark=extra.get("mark") or "none", score=results.get("score", ""),
                test_accuracy="" if extra.get("test_accuracy") is None else f"{extra['test_accuracy']:.4f}",
                accuracy_verified=extra.get("accuracy_verified", ""), seconds=results.get("execution_time", ""))
-    row.update({c: s for c, s in extra.get("checks", {}).items() if c in CHECKS})
+    row.update({c: s for c, s in extra.get("checks", {}).items() if c in checks})
     return row
 
 
@@ -123,8 +123,8 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, force
             todo.append(name)
 
     def book():
-        write_gradebook(out / "gradebook.csv", [gradebook_row(n, out / "submissions" / n, status.get(n, "pending"))
-                                                for n in submissions])
+        write_gradebook(out / "gradebook.csv", [gradebook_row(n, out / "submissions" / n, status.get(n, "pending"),
+                                                              list(config.checks)) for n in submissions])
 
     book()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:

@@ -10,7 +10,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from .config import DEFAULT_CACHE, DEFAULT_CONFIG, ConfigError, load_config
+from .caches import DEFAULT_CACHE
+from .config import DEFAULT_CONFIG, ConfigError, load_config
 
 
 def cmd_grade(args) -> int:
@@ -27,7 +28,7 @@ def cmd_grade(args) -> int:
         result, extra = grade.grade(args.submission, config, cache=Path(args.cache), threads=args.threads,
                                     hide=[out])
         ctx = extra["ctx"]
-    except (FileNotFoundError, SubmissionError) as err:  # nothing to grade: the student's problem, reported as such
+    except (grade.NoSubmission, SubmissionError) as err:  # nothing to grade: the student's problem
         result.sha256 = submission_sha(args.submission) or ""
         result.checks = [CheckResult(n, s.title, ERROR, [str(err)], s.visibility) for n, s in config.checks.items()]
     except GraderStopped as err:  # the sandbox is already ended; say so without a traceback

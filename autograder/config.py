@@ -1,4 +1,10 @@
-"""grading.yml: load it, check every key and type, and hand back typed settings."""
+"""grading.yml: load it, check every key and type, and hand back typed settings.
+
+A config may start from another one: `base: ../grading.yml` (relative to the file) takes every section
+of that file, and this file's mappings override it key by key (anything else replaces). The merged
+whole is validated as strictly as a complete file. The list of checks comes from autograder/checks/
+(registry.py); the config holds only their policy.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -8,11 +14,10 @@ from pathlib import Path
 
 import yaml
 
+from .registry import CheckInfo, RegistryError, discover, render
 from .spec import Practical, SpecError, enumerate_variants, parse_practical
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "grading.yml"
-DEFAULT_CACHE = Path.home() / ".cache" / "cnn-practical" / "grader"  # the grader's MNIST tensors and shape cases
-CHECKS = ("output_shape", "model_io", "architecture", "training", "accuracy_s", "accuracy", "top_patches")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
@@ -57,8 +62,12 @@ class Limits:
 
 @dataclass(frozen=True)
 class CheckSpec:
-    title: str
+    title: str  # for the spec as written
     visibility: str
+    template: str = ""  # the title before the spec's facts are put in (see registry.facts)
+
+    def title_for(self, practical: Practical) -> str:
+        return render(self.template, practical) if self.template else self.title
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,7 @@ class Config:
     marks: dict  # mark -> list of check names, best mark first
     points: dict  # mark -> score
     path: str = ""
-    sha256: str = ""  # of the file's bytes as loaded; results.json records it (provenance.py)
+    sha256: str = ""  # of the policy as graded (bases merged in); results.json records it (provenance.py)
 
 
 def _section(raw: dict, key: str, cls, where: str):
@@ -130,21 +139,17 @@ def parse_config(raw, where: str = "grading.yml") -> Config:
     if limits.memory_mb < 4096:
         raise ConfigError(f"{where}: limits.memory_mb is {limits.memory_mb}; importing torch needs at least 4096")
 
-    checks_raw = raw["checks"]
-    if not isinstance(checks_raw, dict) or set(checks_raw) != set(CHECKS):
-        found = sorted(checks_raw) if isinstance(checks_raw, dict) else checks_raw
-        raise ConfigError(f"{where}: 'checks' must list exactly {', '.join(CHECKS)}; found {found}")
-    checks = {name: _section(checks_raw, name, CheckSpec, f"{where}: checks") for name in checks_raw}
-    for name, spec in checks.items():
-        if spec.visibility not in VISIBILITIES:
-            raise ConfigError(f"{where}: checks.{name}.visibility is {spec.visibility!r}; "
-                              f"use one of {', '.join(VISIBILITIES)}")
+    try:
+        registered = discover()
+    except RegistryError as err:
+        raise ConfigError(f"autograder/checks: {err}") from err
+    checks = parse_checks(raw["checks"], registered, practical, where)
 
     marks, points = raw["marks"], raw["points"]
     if not isinstance(marks, dict) or set(marks) != {"S+", "S"}:
         raise ConfigError(f"{where}: 'marks' must define exactly S+ and S")
     for mark, needed in marks.items():
-        bad = [c for c in needed or [] if c not in CHECKS] if isinstance(needed, list) else [needed]
+        bad = [c for c in needed or [] if c not in registered] if isinstance(needed, list) else [needed]
         if bad or not needed:
             raise ConfigError(f"{where}: marks.{mark} must be a non-empty list of checks; unknown: {bad}")
     if set(marks["S"]) - set(marks["S+"]):
@@ -156,13 +161,76 @@ def parse_config(raw, where: str = "grading.yml") -> Config:
                   checks, {"S+": list(marks["S+"]), "S": list(marks["S"])}, dict(points), where)
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    path = Path(path) if path else DEFAULT_CONFIG
+def parse_checks(raw, registered: dict[str, CheckInfo], practical: Practical, where: str) -> dict[str, CheckSpec]:
+    """Each registered check's policy: visibility, and optionally a title that overrides the check's own.
+    Every check needs a line, so that none is shown or hidden by accident; an unknown name is refused."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: 'checks' must map each check to its policy, got {type(raw).__name__}")
+    unknown = [n for n in raw if n not in registered]
+    if unknown:
+        raise ConfigError(f"{where}: checks.{unknown[0]}: no such check (no autograder/checks/test_{unknown[0]}.py); "
+                          f"the checks are {', '.join(registered)}")
+    missing = [n for n in registered if n not in raw]
+    if missing:
+        raise ConfigError(f"{where}: 'checks' has no line for {', '.join(missing)}; give each its visibility, "
+                          f"e.g. {missing[0]}: {{visibility: visible}}")
+    checks = {}
+    for name, policy in raw.items():
+        if not isinstance(policy, dict) or not isinstance(policy.get("visibility"), str) or \
+                set(policy) - {"title", "visibility"}:
+            raise ConfigError(f"{where}: checks.{name} must be {{visibility: ...}}, optionally with a title; "
+                              f"got {policy!r}")
+        if policy["visibility"] not in VISIBILITIES:
+            raise ConfigError(f"{where}: checks.{name}.visibility is {policy['visibility']!r}; "
+                              f"use one of {', '.join(VISIBILITIES)}")
+        template = policy.get("title", registered[name].title)
+        if not isinstance(template, str) or not template.strip():
+            raise ConfigError(f"{where}: checks.{name}.title must be a non-empty string, got {template!r}")
+        try:
+            title = render(template, practical)
+        except RegistryError as err:
+            raise ConfigError(f"{where}: checks.{name}: {err}") from err
+        checks[name] = CheckSpec(title, policy["visibility"], template)
+    return checks
+
+
+def merged(base, override):
+    """`override` on top of `base`: mappings key by key, anything else replaced."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        return {**base, **{k: merged(base.get(k), v) if k in base else v for k, v in override.items()}}
+    return override
+
+
+def load_raw(path: str | Path, _seen: tuple = ()) -> dict:
+    """The config file as one mapping, its `base` (and the base's base) merged in."""
+    path = Path(path).resolve()
+    if path in _seen:
+        raise ConfigError(f"{_seen[-1]}: base {path} leads back to itself")
     try:
         content = path.read_bytes()
         raw = yaml.safe_load(content)
     except OSError as err:
-        raise ConfigError(f"cannot read the grading config {path}: {err.strerror}") from err
+        what = f"{_seen[-1]}: cannot read its base" if _seen else "cannot read the grading config"
+        raise ConfigError(f"{what} {path}: {err.strerror}") from err
     except yaml.YAMLError as err:
         raise ConfigError(f"{path} is not valid YAML: {err}") from err
-    return dataclasses.replace(parse_config(raw, str(path)), sha256=hashlib.sha256(content).hexdigest())
+    if not isinstance(raw, dict) or "base" not in raw:
+        return raw
+    base = raw.pop("base")
+    if not isinstance(base, str) or not base.strip():
+        raise ConfigError(f"{path}: 'base' must be the path of another config, relative to this file; got {base!r}")
+    return merged(load_raw(path.parent / base, (*_seen, path)), raw)
+
+
+def resolved_yaml(path: str | Path) -> str:
+    """The config with its bases merged in, as one self-contained file (for the otter zip)."""
+    return yaml.safe_dump(load_raw(path), sort_keys=False)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    path = Path(path) if path else DEFAULT_CONFIG
+    raw = load_raw(path)
+    config = parse_config(raw, str(path))
+    # the policy's hash, over the config as graded (its bases merged in)
+    policy = yaml.safe_dump(raw, sort_keys=True).encode()
+    return dataclasses.replace(config, sha256=hashlib.sha256(policy).hexdigest())

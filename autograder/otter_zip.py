@@ -19,11 +19,11 @@ from pathlib import Path
 
 import assignment
 
-from .config import Config, load_config
+from .config import Config, load_config, resolved_yaml
 
 PACKAGE = Path(__file__).resolve().parent
 PLUGIN = "autograder.otter_plugin.GradeInSandbox"
-HELPERS = ("__init__.py", "data.py", "solution.py", "plots.py")  # what grade.py and report.py import
+HELPERS = ("__init__.py", "data.py", "solution.py", "plots.py")  # what the job folder and report.py import
 CPU_TORCH = "--extra-index-url https://download.pytorch.org/whl/cpu"  # Gradescope has no GPU
 
 
@@ -74,10 +74,10 @@ def requirements() -> list[str]:
     return [CPU_TORCH, *deps, "pytest>=8"]
 
 
-def grader_files(config_path: Path) -> dict[str, Path]:
-    """Path in the zip -> file here: the autograder package (hidden checks included), the helpers,
-    grading.yml. Nothing of reference/, and no student-facing templates."""
-    files = {"grading.yml": config_path}
+def grader_files() -> dict[str, Path]:
+    """Path in the zip -> file here: the autograder package (hidden checks included) and the helpers.
+    Nothing of reference/, and no student-facing templates. grading.yml is written apart, its bases merged in."""
+    files = {}
     for path in sorted(PACKAGE.rglob("*")):
         rel = path.relative_to(PACKAGE)
         if path.is_file() and "__pycache__" not in rel.parts and rel.parts[0] != "templates":
@@ -109,8 +109,9 @@ def build_otter_zip(out: Path, config_path: str | Path) -> Path:
                        requirements=str(tmp / "requirements.txt"), no_environment=True,
                        python_version=f"{sys.version_info.major}.{sys.version_info.minor}")
         with zipfile.ZipFile(built, "a", compression=zipfile.ZIP_DEFLATED) as zf:
-            for arcname, path in grader_files(config_path).items():
+            for arcname, path in grader_files().items():
                 zf.write(path, arcname)
+            zf.writestr("grading.yml", resolved_yaml(config_path))
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(built, out)
     return out

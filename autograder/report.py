@@ -7,14 +7,16 @@ import json
 from pathlib import Path
 
 from .config import Config
-from .results import ERROR, PASSED, GradeResult
+from .results import ERROR, GRADER_ERROR, PASSED, GradeResult
 
 MARK_WORDS = {
     "S+": "S+: a correct and complete solution.",
     "S": "S: conceptually right, but not everything works yet. Fix what is listed below to reach S+.",
     None: "No mark yet: the checks that S needs do not all pass. Start with the first problem listed below.",
 }
-STATUS_WORDS = {PASSED: "passed", "failed": "FAILED", ERROR: "ERROR"}
+STATUS_WORDS = {PASSED: "passed", "failed": "FAILED", ERROR: "ERROR", GRADER_ERROR: "GRADER ERROR"}
+KIND_WORDS = {"failed": "failed", ERROR: "your code raised an error or stopped",
+              GRADER_ERROR: "the grader failed here, not your code"}
 
 
 def gradescope(result: GradeResult, config: Config) -> dict:
@@ -68,7 +70,7 @@ def feedback_md(result: GradeResult) -> str:
     if failing:
         lines += ["", "## What to fix", ""]
         for c in failing:
-            kind = "your code raised an error or stopped" if c.status == ERROR else "failed"
+            kind = KIND_WORDS.get(c.status, c.status)
             lines += [f"### {c.title} ({kind})", "", *_messages_md(c.messages), ""]
     if result.grader_error:
         lines += ["", "> The grader itself hit a problem; this is not your fault, and your instructor will see it."]

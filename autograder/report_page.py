@@ -30,7 +30,7 @@ table{width:100%;border-collapse:collapse}
 th,td{text-align:left;vertical-align:top;padding:.45rem .6rem;border-bottom:1px solid #ddd}
 td{overflow-wrap:anywhere}
 td.status{white-space:nowrap;font-weight:600}
-tr.passed td.status{color:#1a7f37}tr.failed td.status,tr.error td.status{color:#b3261e}
+tr.passed td.status{color:#1a7f37}tr.failed td.status,tr.error td.status,tr.grader_error td.status{color:#b3261e}
 td p{margin:0 0 .4rem}
 pre{margin:.2rem 0 .6rem;padding:.5rem;background:#f5f5f5;border-radius:.3rem;font-size:.85rem;
 white-space:pre-wrap;overflow-wrap:anywhere}

@@ -4,13 +4,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 PASSED, FAILED, ERROR = "passed", "failed", "error"  # ERROR: the student's code raised or never ran
+GRADER_ERROR = "grader_error"  # the check itself failed to run: the grader's fault, not the student's
 
 
 @dataclass
 class CheckResult:
     name: str  # key in grading.yml, e.g. "architecture"
     title: str  # shown to students, e.g. "Architecture"
-    status: str  # PASSED, FAILED or ERROR
+    status: str  # PASSED, FAILED, ERROR or GRADER_ERROR
     messages: list[str] = field(default_factory=list)  # one condition per message, student-facing
     visibility: str = "visible"  # Gradescope: visible, hidden, after_due_date, after_published
 

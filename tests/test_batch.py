@@ -9,12 +9,14 @@ from pathlib import Path
 
 import yaml
 
+from autograder.config import load_raw
+
 ROOT = Path(__file__).resolve().parents[1]
 HANG = "def train(model, train_set, valid_set, **kwargs):\n    while True:\n        pass\n"
 
 
 def tiny_config(tmp_path) -> Path:
-    raw = yaml.safe_load((ROOT / "tests" / "grading-fast.yml").read_text())
+    raw = load_raw(ROOT / "tests" / "grading-fast.yml")
     raw["training"].update(iterations=100, log_every=50)
     raw["accuracy"].update(s_plus=0.3, s=0.1)
     raw["limits"].update(wall_seconds=180, cpu_seconds=30)  # the hanging victim spins: the CPU limit ends it

@@ -6,7 +6,7 @@ import pytest
 
 from autograder.checks.test_training import test_training as training_check
 from autograder.config import load_config
-from autograder.grade import CheckFailed
+from autograder.judging import CheckFailed
 
 CONFIG = load_config()  # 4000 iterations, an entry every 500
 

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from autograder.config import ConfigError, load_config, parse_config
+from autograder.config import ConfigError, load_config, load_raw, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ROOT / "tests" / "grading-fast.yml"
@@ -72,7 +72,7 @@ def test_missing_submission_is_reported_not_crashed(tmp_path):
 
 
 def test_bad_config_exits_2_with_the_key_named(tmp_path):
-    bad = yaml.safe_load(FAST.read_text())
+    bad = load_raw(FAST)
     bad["training"]["iteratons"] = 5
     path = tmp_path / "grading.yml"
     path.write_text(yaml.safe_dump(bad))
@@ -82,7 +82,7 @@ def test_bad_config_exits_2_with_the_key_named(tmp_path):
 
 
 def _mutate(change):
-    raw = yaml.safe_load(FAST.read_text())
+    raw = load_raw(FAST)
     change(raw)
     return raw
 

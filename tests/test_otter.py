@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder.config import load_config
+from autograder.config import load_config, load_raw, resolved_yaml
 from autograder.otter_zip import ok_test_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,7 +108,7 @@ def test_zip_carries_the_grader_and_no_solution(otter_zip):
         names = set(zf.namelist())
         texts = {n: zf.read(n).decode() for n in names}
     assert {"run_autograder", "setup.sh", "environment.yml", "otter_config.json", "run_otter.py"} <= names
-    assert texts["grading.yml"] == FAST.read_text()
+    assert yaml.safe_load(texts["grading.yml"]) == load_raw(FAST)  # self-contained: its base merged in
     checks = {f"autograder/checks/{p.name}" for p in (ROOT / "autograder" / "checks").iterdir() if p.is_file()}
     assert checks <= names and "autograder/__main__.py" in names
     assert {f"assignment/{n}" for n in ("__init__.py", "data.py", "solution.py", "plots.py")} <= names
@@ -147,7 +147,7 @@ def graded(tmp_path):
     (source / "autograder").mkdir(parents=True)
     (source / "autograder" / "__init__.py").write_text("")
     (source / "autograder" / "__main__.py").write_text(FAKE_GRADER % json.dumps(results))
-    (source / "grading.yml").write_text(FAST.read_text())
+    (source / "grading.yml").write_text(resolved_yaml(FAST))
     (tmp_path / "submission").mkdir()
     return tmp_path
 

@@ -27,7 +27,7 @@ def test_results_json_records_the_provenance_of_the_grading(repo, mnist_root, tm
         assert got["grader"]["commit"] == head.stdout.strip()
         assert isinstance(got["grader"]["modified_since_commit"], bool)
     assert got["grader"]["code_sha256"] == provenance.code_sha256()
-    assert got["policy"] == {"path": str(config.resolve()), "sha256": hashlib.sha256(config.read_bytes()).hexdigest()}
+    assert got["policy"] == {"path": str(config.resolve()), "sha256": load_config(config).sha256}
     assert got["torch"] == torch.__version__ and got["threads"] == 1
     fast = load_config(config)
     assert got["seeds"]["training"] == fast.training.seed
@@ -55,14 +55,17 @@ def test_the_recorded_seed_is_the_one_that_ordered_the_test_images(repo):
     assert runs[0] != runs[1]  # drawn afresh for every grading
 
 
-def test_policy_hash_is_of_the_file_as_loaded(repo, tmp_path):
-    text = (repo / "tests" / "grading-fast.yml").read_text()
-    path = tmp_path / "grading.yml"
-    path.write_text(text)
-    first = load_config(path).sha256
-    assert first == hashlib.sha256(text.encode()).hexdigest()
-    path.write_text(text + "# a comment\n")
-    assert load_config(path).sha256 != first
+def test_policy_hash_follows_the_policy_bases_included(repo, tmp_path):
+    """The hash is of the policy as graded: the config with its base merged in. A comment changes
+    nothing; a changed bar in the base does."""
+    base, short = tmp_path / "grading.yml", tmp_path / "short.yml"
+    base.write_text((repo / "grading.yml").read_text())
+    short.write_text("base: grading.yml\ntraining: {iterations: 300, log_every: 100, seed: 0}\n")
+    first = load_config(short).sha256
+    short.write_text(short.read_text() + "# a comment\n")
+    assert load_config(short).sha256 == first
+    base.write_text(base.read_text().replace("s_plus: 0.98", "s_plus: 0.97"))
+    assert load_config(short).sha256 != first
 
 
 def test_code_hash_follows_the_code(repo, tmp_path):

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from autograder import release
-from autograder.config import load_config
+from autograder.config import load_config, resolved_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ROOT / "tests" / "grading-fast.yml"
@@ -287,7 +287,7 @@ def test_hidden_grading_step_grades_the_workspace(template, steps, tmp_path, mni
     grader = workspace / ".grader"
     for folder in ("autograder", "assignment"):
         shutil.copytree(ROOT / folder, grader / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(FAST, grader / "grading.yml")
+    (grader / "grading.yml").write_text(resolved_yaml(FAST))
     grade = step(steps, "Grade with the hidden checks")
     proc = run_command(grade["run"], grader, mnist_root, GITHUB_WORKSPACE=str(workspace))
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -1,5 +1,7 @@
 """Test accuracy of the trained model, measured by the grader (S+ bar and S bar)."""
-from autograder.grade import CheckFailed
+from autograder.judging import CheckFailed
+
+TITLE = "Test accuracy, S+ bar"
 
 
 def _check(ctx, bar: float, label: str):

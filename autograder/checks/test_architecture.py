@@ -1,5 +1,7 @@
 """The network as specified, judged by behaviour: the student's weights in the grader's own network."""
-from autograder.grade import CheckFailed
+from autograder.judging import CheckFailed
+
+TITLE = "Architecture as specified"
 
 
 def test_architecture(ctx):

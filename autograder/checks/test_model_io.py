@@ -1,5 +1,7 @@
-"""build_model() gives a module that maps (B, 1, 28, 28) to (B, 10)."""
-from autograder.grade import CheckFailed
+"""build_model() gives a module that maps a batch of the spec's input shape to one logit per class."""
+from autograder.judging import CheckFailed
+
+TITLE = "Model maps (B, {input}) to (B, {classes})"
 
 
 def test_model_io(ctx):

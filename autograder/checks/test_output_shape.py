@@ -1,6 +1,8 @@
 """output_shape against torch's own answers, on the practical's layers and a few hundred random ones."""
-from autograder.grade import CheckFailed, StudentError
+from autograder.judging import CheckFailed, StudentError
 from autograder.shapes import describe_call
+
+TITLE = "output_shape matches PyTorch"
 
 
 def test_output_shape(ctx):

@@ -1,7 +1,9 @@
 """top_patches against the grader's own search over the student's trained first layer."""
 from autograder import patches
 from autograder.canonical import oracle_activations
-from autograder.grade import CheckFailed, StudentError
+from autograder.judging import CheckFailed, StudentError
+
+TITLE = "top_patches matches the grader's"
 
 
 def test_top_patches(ctx):

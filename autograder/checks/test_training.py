@@ -1,7 +1,9 @@
 """train() runs for exactly `iterations` steps and logs a sensible history every `log_every`."""
 import math
 
-from autograder.grade import CheckFailed
+from autograder.judging import CheckFailed
+
+TITLE = "train() runs as specified"
 
 KEYS = ("iteration", "loss", "train_accuracy", "valid_accuracy")
 CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess

@@ -1,0 +1,51 @@
+"""The grader's disk caches: MNIST as uint8 tensors, and the output_shape cases with torch's answers.
+
+torch is imported on first use, so that the command line can read DEFAULT_CACHE without it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_CACHE = Path.home() / ".cache" / "cnn-practical" / "grader"
+
+
+def cached(file: Path, build):
+    """The tensors and plain containers saved in `file`, else `build()`, saved there atomically first.
+    A file that cannot be read is rebuilt."""
+    import torch
+
+    if file.is_file():
+        try:
+            return torch.load(file, weights_only=True)
+        except Exception:
+            pass
+    value = build()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    torch.save(value, tmp)
+    os.replace(tmp, file)
+    return value
+
+
+def grader_data(cache: Path = DEFAULT_CACHE) -> dict:
+    """MNIST as uint8 tensors: the 50k/10k split of assignment.data, and the test set. Cached on disk."""
+    from assignment import data as mnist
+
+    def build():
+        (train_x, train_y), (test_x, test_y) = mnist.load_raw()
+        train_idx, valid_idx = mnist.split_indices(len(train_y))
+        return {"train_x": train_x[train_idx], "train_y": train_y[train_idx], "valid_x": train_x[valid_idx],
+                "valid_y": train_y[valid_idx], "test_x": test_x, "test_y": test_y}
+    return cached(cache / "mnist-u8.pt", build)
+
+
+def shape_cases(n: int, seed: int, cache: Path = DEFAULT_CACHE) -> list[dict]:
+    """shapes.make_cases, cached on disk: torch's answers on meta tensors cost about a second, most of it
+    importing sympy, and they depend only on (n, seed) and the torch version."""
+    import torch
+
+    from . import shapes
+
+    return cached(cache / f"shape-cases-{n}-{seed}-torch-{torch.__version__}.pt", lambda: shapes.make_cases(n, seed))
+

@@ -1,0 +1,78 @@
+"""One job's private folder: the submission, the public helpers, the child script and its inputs; and
+reading back what the child wrote, through torch's safe loader only."""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+import assignment
+from assignment import data as mnist
+
+from .config import Config
+
+MAX_RESULTS_BYTES = 256 * 2**20
+
+
+def prepare_job(code: bytes, config: Config, data: dict, cases: list, threads: int,
+                uid: int | None) -> tuple[Path, dict]:
+    """A private folder with the submission's code as cnn.py, the public helpers, the child script and its inputs."""
+    base = Path(tempfile.mkdtemp(prefix="cnn-grader-"))
+    base.chmod(0o711)  # others may enter but not list: the job folder's name is the secret
+    job = base / secrets.token_hex(12)
+    (job / "lib" / "assignment").mkdir(parents=True)
+    for sub in ("home", "tmp", "submission"):
+        (job / sub).mkdir()
+    (job / "submission" / "cnn.py").write_bytes(code)
+    pkg = Path(assignment.__file__).parent
+    for py in ("__init__.py", "data.py", "solution.py", "plots.py"):
+        if (pkg / py).is_file():
+            shutil.copy(pkg / py, job / "lib" / "assignment" / py)
+    shutil.copy(Path(__file__).with_name("child.py"), job / "child.py")
+
+    order_seed = secrets.randbits(62)  # fresh for every grading; recorded once the child has ended
+    perm = torch.randperm(len(data["test_y"]), generator=torch.Generator().manual_seed(order_seed))
+    tp = config.top_patches
+    spec = {
+        "solution": str(job / "submission" / "cnn.py"), "results_name": f"res-{secrets.token_hex(8)}.pt",
+        "threads": threads, "seed": config.training.seed, "iterations": config.training.iterations,
+        "log_every": config.training.log_every, "filters": list(tp.filters), "k": tp.k,
+        "shape_cases": [{k: v for k, v in c.items() if k != "expected"} for c in cases],
+        "train_x": data["train_x"], "train_y": data["train_y"], "valid_x": data["valid_x"],
+        "valid_y": data["valid_y"], "test_x": data["test_x"][perm], "patch_x": data["test_x"][:tp.images],
+        "probe_x": probe_images(data),
+    }
+    torch.save(spec, job / "job.pt")
+    if uid is not None:
+        for root, dirs, files in os.walk(job):
+            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                os.chown(name, uid, uid)
+    return job, {"perm": perm, "results": job / spec["results_name"], "base": base, "probe": spec["probe_x"],
+                 "order_seed": order_seed}
+
+
+def probe_images(data: dict) -> torch.Tensor:
+    """Inputs on which the student's model and the canonical one must agree: 4 digits and 4 noise images."""
+    digits = mnist.normalise(data["valid_x"][:4])
+    noise = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    return torch.cat([digits, noise])
+
+
+def load_results(path: Path) -> tuple[dict, str | None]:
+    """The child's results, through torch's safe loader only (tensors and plain containers)."""
+    if not path.is_file():
+        return {}, None
+    if path.stat().st_size > MAX_RESULTS_BYTES:
+        return {}, f"the results file is larger than {MAX_RESULTS_BYTES >> 20} MB and was not read"
+    try:
+        res = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as err:  # any unpickling refusal or corruption
+        return {}, f"the results file could not be read safely ({type(err).__name__}); it was not trusted"
+    if not isinstance(res, dict) or not isinstance(res.get("errors", {}), dict):
+        return {}, "the results file does not hold what the grader wrote there; it was not trusted"
+    return res, None
+

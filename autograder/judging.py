@@ -1,0 +1,197 @@
+"""Judging: the context the hidden checks look at, the verdicts they raise, and the pytest run that
+collects them. The checks import this module (never the orchestrator, grade.py)."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import pytest
+import torch
+
+from . import canonical, sandbox
+from .config import Config
+from .results import ERROR, FAILED, GRADER_ERROR, PASSED, CheckResult
+
+CHECKS_DIR = Path(__file__).resolve().with_name("checks")
+GRADER_FAULT = "the grader could not run this check (not your fault); your instructor has been told"
+PHASE_WORDS = {
+    "start": "start-up", "import": "importing cnn.py", "output_shape": "output_shape()",
+    "build_model": "build_model()", "model_io": "the model's forward pass", "train": "train()",
+    "inspect": "the forward pass on the probe images", "evaluate": "the forward pass on the test images",
+    "top_patches": "top_patches()", "done": "the end",
+}
+
+PREREQUISITES = {"output_shape": ["import"], **{p: ["import", "build_model"] for p in (
+    "model_io", "train", "inspect", "evaluate", "top_patches")}}
+
+
+class StudentError(Exception):
+    """The student's code raised, or never got as far as producing what a check needs."""
+
+
+class CheckFailed(Exception):
+    def __init__(self, messages: list[str]):
+        super().__init__("\n".join(messages))
+        self.messages = messages
+
+
+@dataclass
+class Context:
+    """Everything the hidden checks may look at. Built in the grader's process only."""
+    config: Config
+    res: dict  # what the child returned: claims, to verify
+    outcome: sandbox.Outcome
+    cases: list  # output_shape cases with torch's answers
+    probe: torch.Tensor  # (8, 1, 28, 28) float
+    test_images: torch.Tensor  # normalised, in the official order
+    test_labels: torch.Tensor
+    perm: torch.Tensor  # the order in which the child saw the test images
+    patch_images: torch.Tensor
+    notes: list = field(default_factory=list)
+
+    # --- what the student's code did, phase by phase ---
+    def death(self) -> str | None:
+        """Why the child stopped before the end, in the student's terms; None if it finished."""
+        o, phase = self.outcome, PHASE_WORDS.get(self.res.get("phase", "start"), "start-up")
+        if self.res.get("phase") == "done" and not (o.timed_out or o.output_exceeded):
+            return None
+        lim = self.config.limits
+        if o.timed_out:
+            return f"time limit: your code was stopped after {lim.wall_seconds:g} s, during {phase}"
+        if o.output_exceeded:
+            return (f"output limit: your code printed more than {lim.output_kb} KB and was stopped, during {phase}; "
+                    "print less (a line every log_every iterations is plenty)")
+        if o.signal == signal.SIGXCPU:
+            return f"CPU time limit: your code used more than {lim.cpu_seconds:g} s of CPU, during {phase}"
+        if "MemoryError" in o.stderr or "can't allocate memory" in o.stderr:
+            return f"memory limit: your code ran out of its {lim.memory_mb} MB, during {phase}"
+        how = f"killed by signal {o.signal}" if o.signal else f"exit code {o.returncode}"
+        return f"your code ended early ({how}) during {phase}: do not exit or kill the process"
+
+    def require(self, phase: str, key: str):
+        """The result `key` of `phase`, or StudentError saying why there is none: the phase's own error,
+        else the error of a phase it depends on, else why the child stopped."""
+        errors = self.res.get("errors", {})
+        for name in (phase, *PREREQUISITES.get(phase, ())):
+            if errors.get(name):
+                raise StudentError(student_message(name, errors[name], self.config))
+        if key not in self.res:
+            raise StudentError(self.death() or f"{PHASE_WORDS.get(phase, phase)} produced nothing")
+        return self.res[key]
+
+    # --- verdicts shared by several checks ---
+    @cached_property
+    def weights(self) -> tuple[dict, list[str]]:
+        return canonical.match_params(self.require("inspect", "params"))
+
+    @cached_property
+    def architecture_problems(self) -> list[str]:
+        weights, problems = self.weights
+        problems = problems + canonical.layer_problems(self.res.get("modules", []), self.res.get("records", []))
+        if len(weights) == len(canonical.ROLES) and not problems:
+            problems += canonical.behaviour_problems(weights, self.probe, self.res.get("records", []),
+                                                     self.res.get("probe_out"))
+        return problems
+
+    @cached_property
+    def accuracy(self) -> tuple[float, bool]:
+        """(test accuracy, verified). Verified means computed here by the canonical network with the
+        student's weights, which behaves exactly like theirs; else from the logits the child reported."""
+        try:
+            if not self.architecture_problems:
+                logits = canonical.predict(self.weights[0], self.test_images)
+                return (logits.argmax(1) == self.test_labels).float().mean().item(), True
+        except StudentError:
+            pass
+        logits = self.require("evaluate", "test_logits")
+        if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (len(self.perm), 10):
+            raise StudentError(f"the model's output on the test images has shape "
+                               f"{tuple(getattr(logits, 'shape', ()))}, expected ({len(self.perm)}, 10)")
+        return (logits.argmax(1) == self.test_labels[self.perm]).float().mean().item(), False
+
+
+def student_message(phase: str, err: dict, config: Config) -> str:
+    kind, text = err.get("type", "Exception"), err.get("message", "")
+    func = PHASE_WORDS.get(phase, phase)
+    if phase == "import":
+        head = f"your cnn.py could not be imported: {kind}: {text}"
+    elif kind == "NotImplementedError":
+        return f"{func} is not implemented yet: {text}"
+    else:
+        head = f"your {func} raised an error: {kind}: {text}"
+    low = text.lower()
+    if "cuda" in low or "nvidia" in low:
+        head += (" -- the grader has no GPU: choose the device with torch.cuda.is_available(), or use the "
+                 "device of the model's parameters")
+    elif kind == "MemoryError" or "can't allocate memory" in low:
+        head += f" -- this hit the memory limit ({config.limits.memory_mb} MB)"
+    elif kind == "BlockingIOError" or "resource temporarily unavailable" in low:
+        head += f" -- this hit the process limit ({config.limits.processes} processes)"
+    if kind in ("ModuleNotFoundError", "ImportError") and ("reference" in low or "autograder" in low):
+        head += " -- only torch, numpy, the standard library and the assignment package are available"
+    trace = err.get("trace")
+    return head + (f"\n{trace}" if trace else "")
+
+
+class _Judge:
+    """pytest plugin: gives the hidden checks their `ctx` and records each check's verdict."""
+
+    def __init__(self, ctx: Context):
+        self._ctx = ctx
+        self.verdicts: dict[str, dict] = {}
+        self.grader_errors: list[str] = []
+
+    @pytest.fixture
+    def ctx(self) -> Context:
+        return self._ctx
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        yield
+        if call.when not in ("setup", "call"):
+            return
+        name = item.path.stem.removeprefix("test_")
+        verdict = self.verdicts.setdefault(name, {"status": PASSED, "messages": []})
+        exc = call.excinfo
+        if exc is None:
+            return
+        if exc.errisinstance(StudentError):
+            if verdict["status"] != GRADER_ERROR:
+                verdict["status"] = ERROR
+            verdict["messages"].append(str(exc.value))
+        elif exc.errisinstance(CheckFailed):
+            if verdict["status"] == PASSED:
+                verdict["status"] = FAILED
+            verdict["messages"].extend(exc.value.messages)
+        else:  # a bug or an unforeseen input in the check itself: the grader's failure, never the student's
+            verdict["status"] = GRADER_ERROR
+            verdict["messages"].append(GRADER_FAULT)
+            self.grader_errors.append(f"{item.nodeid}: {''.join(traceback.format_exception(exc.value))}")
+
+
+def judge(ctx: Context) -> tuple[list[CheckResult], list[str]]:
+    plugin = _Judge(ctx)
+    args = [str(CHECKS_DIR), "-q", "-p", "no:cacheprovider", "-c", str(CHECKS_DIR / "pytest.ini"),
+            "--rootdir", str(CHECKS_DIR), "--no-header", "-o", "console_output_style=classic"]
+    with open(os.devnull, "w") as quiet:
+        stdout, sys.stdout = sys.stdout, quiet
+        try:
+            code = pytest.main(args, plugins=[plugin])
+        finally:
+            sys.stdout = stdout
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        plugin.grader_errors.append(f"pytest could not run the hidden checks (exit {int(code)})")
+    checks = []
+    for name, spec in ctx.config.checks.items():
+        v = plugin.verdicts.get(name)
+        if v is None:
+            plugin.grader_errors.append(f"no hidden check ran for '{name}'")
+            v = {"status": GRADER_ERROR, "messages": [GRADER_FAULT]}
+        checks.append(CheckResult(name, spec.title, v["status"], v["messages"], spec.visibility))
+    return checks, plugin.grader_errors
+

@@ -1,0 +1,58 @@
+"""Who is to blame: a check that crashes is the grader's failure, a missing cnn.py the student's, and any
+other missing file the grader's (exit 2, retried by grade-all), never "your code raised an error"."""
+import json
+from pathlib import Path
+
+import torch
+
+from autograder import cli, grade, report
+from autograder.config import load_config
+from autograder.judging import Context, judge
+from autograder.results import ERROR, GRADER_ERROR, GradeResult
+from autograder.sandbox import Outcome
+
+FAST = Path(__file__).resolve().parent / "grading-fast.yml"
+
+
+def bare_context(res: dict) -> Context:
+    config = load_config(FAST)
+    empty = torch.zeros(0, 1, 28, 28)
+    return Context(config, res, Outcome(0), cases=[], probe=empty, test_images=empty,
+                   test_labels=torch.zeros(0, dtype=torch.long), perm=torch.zeros(0, dtype=torch.long),
+                   patch_images=empty)
+
+
+def test_a_check_that_crashes_is_a_grader_error_not_the_students():
+    # the child finished, but its output_shape answers are not a list: the check trips over them
+    checks, grader_errors = judge(bare_context({"phase": "done", "errors": {}, "output_shape": 5}))
+    by_name = {c.name: c for c in checks}
+    assert by_name["output_shape"].status == GRADER_ERROR
+    assert "not your fault" in by_name["output_shape"].messages[0]
+    assert any("test_output_shape" in e for e in grader_errors)
+    assert by_name["model_io"].status == ERROR  # nothing was produced: that one is the student's
+    result = GradeResult("cnn.py", "", checks=checks, grader_error="\n".join(grader_errors))
+    feedback = report.feedback_md(result)
+    assert "### output_shape matches PyTorch (the grader failed here, not your code)" in feedback
+    assert "### output_shape matches PyTorch (your code raised" not in feedback
+
+
+def test_a_missing_file_in_the_pipeline_is_the_graders_fault(tmp_path, monkeypatch):
+    def lost_file(*args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", "/grader/child.py")
+    monkeypatch.setattr(grade, "grade", lost_file)
+    out = tmp_path / "out"
+    code = cli.main(["grade", str(tmp_path), "--out", str(out), "--config", str(FAST)])
+    assert code == 2
+    extra = json.loads((out / "results.json").read_text())["extra_data"]
+    assert "child.py" in extra["grader_error"]  # grade-all reads this as "grader error" and retries
+    feedback = (out / "feedback.md").read_text()
+    assert "not your fault" in feedback and "your code" not in feedback
+
+
+def test_no_cnn_py_is_the_students(tmp_path):
+    out = tmp_path / "out"
+    code = cli.main(["grade", str(tmp_path), "--out", str(out), "--config", str(FAST)])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["extra_data"]["grader_error"] is None
+    assert "no cnn.py" in (out / "feedback.md").read_text()
