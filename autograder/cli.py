@@ -1,6 +1,7 @@
 """Command line: `python -m autograder grade SUBMISSION` and `python -m autograder grade-all FOLDER`.
 
 Thin: it parses arguments and forwards to grade.py, report.py, batch.py, release.py and otter_zip.py.
+`grade` exits GRADED (whatever the mark), REGRADE (inconclusive: the machine was too busy) or GRADER_FAILED.
 """
 from __future__ import annotations
 
@@ -11,31 +12,39 @@ from pathlib import Path
 
 from .config import DEFAULT_CONFIG, ConfigError, load_config
 
+GRADED, GRADER_FAILED, REGRADE = 0, 2, 3  # `grade`'s exit codes
+
 
 def cmd_grade(args) -> int:
+    from .live import Live
+
+    live = Live()  # before the heavy imports, so its clock starts with the command
     from . import grade, report
     from .results import ERROR, CheckResult, GradeResult
 
     config = load_config(args.config)
     out = Path(args.out)
     result, ctx = GradeResult(str(args.submission), ""), None
-    code = 0
+    code = GRADED
     try:
         result, extra = grade.grade(args.submission, config, cache=Path(args.cache), threads=args.threads,
-                                    hide=[out])
+                                    hide=[out], live=live)
         ctx = extra["ctx"]
     except grade.NoSubmission as err:  # nothing to grade: the student's problem, reported as such
         result.checks = [CheckResult(n, s.title, ERROR, [str(err)], s.visibility) for n, s in config.checks.items()]
     except Exception:
         result.grader_error = traceback.format_exc()
-        code = 2
+        code = GRADER_FAILED
     finally:
         report.write_reports(result, config, out, ctx)
     print(report.console_table(result))
     print(f"Reports in {out}/: results.json, feedback.md, report.html")
     if result.grader_error:
         print(result.grader_error, file=sys.stderr)
-        code = 2
+        code = GRADER_FAILED
+    elif result.inconclusive:
+        print(result.regrade, file=sys.stderr)
+        code = REGRADE
     return code
 
 

@@ -21,9 +21,10 @@ from .caches import DEFAULT_CACHE, grader_data, shape_cases
 from .config import Config
 from .hiding import REPO, hidden_paths
 from .job import load_results, prepare_job
-from .judging import Context, StudentError, judge
+from .judging import EARLY, Context, StudentError, judge, one_message_per_cause
 from .marking import mark_for
 from .results import GradeResult
+from .watch import OVERLOAD
 
 
 class NoSubmission(Exception):
@@ -32,8 +33,9 @@ class NoSubmission(Exception):
 
 
 def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE, hide: list[Path] = (),
-          threads: int | None = None) -> tuple[GradeResult, dict]:
-    """Grade one submission. Returns the result and the artefacts the reports draw from."""
+          threads: int | None = None, live=None) -> tuple[GradeResult, dict]:
+    """Grade one submission. Returns the result and the artefacts the reports draw from. With `live`
+    (a live.Live), each verdict is shown as soon as it is known, and train()'s steps as a bar."""
     start = time.monotonic()
     try:
         solution = find_solution(submission)
@@ -46,6 +48,31 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
     threads = threads or max(1, min(4, len(os.sched_getaffinity(0))))
     cases = shape_cases(config.output_shape.cases, config.output_shape.seed, cache)
     job, keep = prepare_job(solution, config, data, cases, threads, uid)
+    test_images = mnist.normalise(data["test_x"])
+
+    def context(res, outcome):
+        return Context(config, res, outcome, cases, keep["probe"], test_images, data["test_y"], keep["perm"],
+                       test_images[:config.top_patches.images])
+
+    early: dict = {}  # check -> verdict, judged while train() runs; final (the same inputs as at the end)
+    early_errors: list[str] = []
+
+    def on_progress(progress):
+        if progress.phase == "train" and live is not None:
+            live.steps(progress.steps, config.training.iterations)
+        if early or progress.phase in ("start", "import", "output_shape", "build_model", "model_io"):
+            return
+        res, problem = load_results(keep["results"])
+        ctx = context(res, sandbox.Outcome(returncode=None))
+        names = [n for n in EARLY if not problem and ctx.ready(n)]
+        checks, errors = judge(ctx, names)
+        early.update({c.name: c for c in checks})
+        early_errors.extend(errors)
+        if live is not None:
+            for check in checks:
+                live.verdict(check)
+        early.setdefault("", None)  # judged once, even if nothing was ready
+
     try:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(job / "home"), "TMPDIR": str(job / "tmp"),
                "PYTHONPATH": str(job / "lib"), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
@@ -55,24 +82,38 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
         read_only = [p for p in {REPO, Path(sys.prefix).resolve(), Path.home()} if p not in job.parents]
         outcome = sandbox.run([sys.executable, "-s", str(job / "child.py"), str(job)], workdir=job / "submission",
                               hidden=hidden, limits=sandbox.Limits(**vars(config.limits)), env=env, uid=uid,
-                              level=level, read_only=sorted(read_only), keep_tmp=keep["base"])
+                              level=level, read_only=sorted(read_only), keep_tmp=keep["base"],
+                              on_progress=on_progress, threads=threads)
         res, problem = load_results(keep["results"])
     finally:
         shutil.rmtree(keep["base"], ignore_errors=True)
+        if live is not None:
+            live.close()
     if problem:
         outcome.stderr += f"\n[grader] {problem}"
         res = {"phase": "start", "errors": {"import": {"type": "ResultsFileError", "message": problem}}}
 
-    test_images = mnist.normalise(data["test_x"])
-    ctx = Context(config, res, outcome, cases, keep["probe"], test_images, data["test_y"], keep["perm"], test_images[:config.top_patches.images])
-    result.checks, grader_errors = judge(ctx)
-    result.mark = mark_for(result.checks, config)
+    ctx = context(res, outcome)
+    early.pop("", None)
+    late, grader_errors = judge(ctx, [n for n in config.checks if n not in early])
+    result.checks = one_message_per_cause([early.get(n) or next(c for c in late if c.name == n)
+                                           for n in config.checks])
+    grader_errors = early_errors + grader_errors
+    if live is not None:
+        for check in result.checks:
+            if check.name not in early:
+                live.verdict(check)
+    if outcome.timed_out and outcome.stopped_in_training == OVERLOAD:
+        result.regrade = ctx.death()
+    result.mark = None if result.regrade else mark_for(result.checks, config)
     try:
         result.test_accuracy, result.accuracy_verified = ctx.accuracy
     except StudentError:
         pass
     result.isolation = outcome.isolation
     result.child = {"returncode": outcome.returncode, "timed_out": outcome.timed_out,
+                    "phase_timeout": outcome.phase_timeout, "stopped_in_training": outcome.stopped_in_training,
+                    "progress": outcome.progress,
                     "output_exceeded": outcome.output_exceeded, "phase": res.get("phase"),
                     "wall_s": round(outcome.wall_s, 2), "output_bytes": outcome.output_bytes,
                     "stdout_tail": outcome.stdout[-4000:], "stderr_tail": outcome.stderr[-4000:],
