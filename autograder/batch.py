@@ -22,6 +22,7 @@ from .config import CHECKS, load_config
 from .grade import DEFAULT_CACHE, grader_data
 
 OVERHEAD_S = 300  # beyond the child's wall limit: data, judging and reports
+REGRADE = "regrade"  # a worker's status when `grade` exited 3: the machine was too busy
 
 
 def find_submissions(folder: Path) -> dict[str, Path]:
@@ -69,6 +70,8 @@ def run_worker(name: str, path: Path, out: Path, args: list[str], timeout: float
         status = f"worker died (signal {-code})"
     elif code == 2:
         status = "grader error (see worker.log)"
+    elif code == 3:  # inconclusive: the machine was too busy; grade_all retries it with fewer jobs
+        status = REGRADE
     elif code != 0:
         status = f"worker failed (exit {code})"
     else:
@@ -108,8 +111,12 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, force
     grader_data(cache)  # build the MNIST cache once, before the workers race for it
     submissions = find_submissions(folder)
     out.mkdir(parents=True, exist_ok=True)
-    threads = max(1, len(os.sched_getaffinity(0)) // max(1, jobs))
-    args = ["--config", str(Path(config_path).resolve()), "--cache", str(cache), "--threads", str(threads)]
+    cores = len(os.sched_getaffinity(0))
+
+    def args_for(jobs: int) -> list[str]:
+        return ["--config", str(Path(config_path).resolve()), "--cache", str(cache),
+                "--threads", str(max(1, cores // max(1, jobs)))]
+    args = args_for(jobs)
     timeout = config.limits.wall_seconds + OVERHEAD_S
 
     status: dict[str, str] = {}
@@ -134,6 +141,14 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, force
                    for n in todo}
         for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="submission"):
             status[futures[future]] = future.result()["status"]
+            book()
+    again = [n for n in todo if status[n] == REGRADE]
+    if again:  # the machine was too busy for these: once more, one at a time, with all the cores
+        print(f"{len(again)} submission(s) to regrade (the machine was too busy): grading them again one at a time",
+              file=sys.stderr)
+        for name in again:
+            status[name] = run_worker(name, submissions[name], out / "submissions" / name, args_for(1),
+                                      timeout)["status"]
             book()
     book()
     marks = {}

@@ -27,7 +27,7 @@ from .config import BUDGETED_PHASES
 
 KNOWN_PHASES = ("start", *BUDGETED_PHASES, "train", "done")
 MAX_LINE = 200  # a report is short; longer lines are noise and dropped
-STARVED = 1.0  # waiting for a CPU at least this long per second run means the machine was too busy
+STARVED = 0.5  # waiting for a CPU at least this long per second run: the machine was too busy
 OVERLOAD, HANG, SLOW = "overload", "hang", "slow"
 
 
