@@ -71,6 +71,11 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
         if live is not None:
             for check in checks:
                 live.verdict(check)
+            problems = None if problem else ctx.untrained_shape_problems()
+            if problems is not None:
+                live.note(f"{config.checks['architecture'].title}, untrained model: "
+                          + (f"{len(problems)} problem(s), first: {problems[0]}" if problems else "shapes as specified")
+                          + "; the verdict comes after training")
         early.setdefault("", None)  # judged once, even if nothing was ready
 
     try:

@@ -114,6 +114,15 @@ class Context:
             raise StudentError(self.death() or f"{PHASE_WORDS.get(phase, phase)} produced nothing")
         return self.res[key]
 
+    def untrained_shape_problems(self) -> list[str] | None:
+        """The architecture's shape problems on the untrained model (None if its shapes were not saved): a
+        preview only, since the architecture check's verdict needs the trained weights."""
+        try:
+            params = [[str(n), torch.empty(tuple(s), device="meta")] for n, s in self.res["param_shapes_initial"]]
+        except (KeyError, TypeError, ValueError, RuntimeError):
+            return None
+        return canonical.match_params(params)[1]
+
     def ready(self, check: str) -> bool:
         """Whether `check` (one of EARLY) can be judged already: its phase saved a result or an error."""
         phase, key = EARLY[check]

@@ -173,3 +173,25 @@ def test_grade_all_grades_a_regrade_again_one_at_a_time(tmp_path, monkeypatch):
     assert [c[c.index("--threads") + 1] for c in calls[2:]] == [cores, cores]
     book = (tmp_path / "out" / "gradebook.csv").read_text()
     assert "regrade" not in book and book.count(",graded,") == 2
+
+
+def test_an_early_verdict_is_the_one_judged_at_the_end():
+    """model_io judged from the results saved before train() equals model_io judged from the final ones."""
+    import torch
+
+    from autograder.config import load_config
+    from autograder.judging import Context, judge
+    from autograder.sandbox import Outcome
+
+    def verdicts(res, names=None):
+        empty = torch.zeros(0, 1, 28, 28)
+        ctx = Context(load_config(FAST), res, Outcome(0), cases=[], probe=empty, test_images=empty,
+                      test_labels=torch.zeros(0, dtype=torch.long), perm=torch.zeros(0, dtype=torch.long),
+                      patch_images=empty)
+        assert names is None or all(ctx.ready(n) for n in names)
+        return {c.name: (c.status, c.messages) for c in judge(ctx, names)[0]}
+
+    for shapes in ({1: [1, 10], 7: [7, 10]}, {1: [1, 12], 7: [7, 12]}):
+        before = {"phase": "train", "errors": {}, "model_io": shapes}
+        after = {**before, "phase": "done", "errors": {"train": {"type": "RuntimeError", "message": "boom"}}}
+        assert verdicts(before, ["model_io"])["model_io"] == verdicts(after)["model_io"]
