@@ -50,7 +50,7 @@ def already_graded(out: Path, sha: str | None) -> bool:
         extra = json.loads((out / "results.json").read_text())["extra_data"]
     except (OSError, ValueError, KeyError):
         return False
-    return extra.get("sha256") == sha and not extra.get("grader_error")
+    return extra.get("sha256") == sha and not extra.get("grader_error") and not extra.get("regrade")
 
 
 def run_worker(name: str, path: Path, out: Path, args: list[str], timeout: float) -> dict:

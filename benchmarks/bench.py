@@ -424,7 +424,7 @@ def report(args) -> str:
 
     if d := load("live"):
         lines += [f"### Answers as they come (median of {d['repeats']}, config {d['config']})", "",
-                  "| submission | checks needing no training, s | all verdicts, s |", "|---|---:|---:|"]
+                  "| submission | checks needing no training, s | whole grade, s |", "|---|---:|---:|"]
         lines += [f"| {r['submission']} | {r['no_training']:.1f} | {r['wall']:.1f} |" for r in d["rows"]]
         h = d["hang"]
         lines += ["", f"A hang at import (`time.sleep(3600)`), config {d['hang_config']}: mark {h['mark']}, "
