@@ -89,7 +89,7 @@ def gradebook_row(name: str, out: Path, status: str) -> dict:
     extra = results.get("extra_data", {})
     if status == "graded" and extra.get("grader_error"):
         row["status"] = "grader error"
-    row.update(mark=extra.get("mark") or "none", score=results.get("score", ""),
+    row.update(mark="" if extra.get("regrade") else extra.get("mark") or "none", score=results.get("score", ""),
                test_accuracy="" if extra.get("test_accuracy") is None else f"{extra['test_accuracy']:.4f}",
                accuracy_verified=extra.get("accuracy_verified", ""), seconds=results.get("execution_time", ""))
     row.update({c: s for c, s in extra.get("checks", {}).items() if c in CHECKS})

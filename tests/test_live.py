@@ -195,3 +195,34 @@ def test_an_early_verdict_is_the_one_judged_at_the_end():
         before = {"phase": "train", "errors": {}, "model_io": shapes}
         after = {**before, "phase": "done", "errors": {"train": {"type": "RuntimeError", "message": "boom"}}}
         assert verdicts(before, ["model_io"])["model_io"] == verdicts(after)["model_io"]
+
+
+@pytest.mark.slow
+def test_grade_all_regrades_a_submission_starved_by_a_busy_machine(tmp_path):
+    """End to end: one core, two busy loops on it besides the grader; the first pass is inconclusive,
+    and grade-all grades the submission again at the end."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "alice.py").write_text(REFERENCE)
+    out = tmp_path / "out"
+    pin = lambda: os.sched_setaffinity(0, {0})  # noqa: E731
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=pin) for _ in range(2)]
+    try:
+        with subprocess.Popen([sys.executable, "-m", "autograder", "grade-all", str(folder), "--out", str(out),
+                               "--config", str(config(tmp_path, wall=20, iterations=100_000))],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                              preexec_fn=pin) as proc:
+            retry_at = None
+            for line in proc.stderr:
+                if "to regrade (the machine was too busy)" in line:
+                    retry_at = time.time()
+            proc.wait()
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert retry_at is not None, "the first pass was not inconclusive"
+    results = out / "submissions" / "alice" / "results.json"
+    assert results.stat().st_mtime > retry_at  # graded again after the retry was announced
+    book = (out / "gradebook.csv").read_text()
+    assert "alice,regrade,," in book or "alice,graded," in book
