@@ -21,7 +21,8 @@ from .caches import DEFAULT_CACHE, grader_data, shape_cases
 from .config import Config
 from .hiding import REPO, hidden_paths
 from .job import load_results, prepare_job
-from .judging import EARLY, Context, StudentError, judge, one_message_per_cause
+from .early import EarlyVerdicts
+from .judging import Context, StudentError, judge, one_message_per_cause
 from .marking import mark_for
 from .results import GradeResult
 from .watch import OVERLOAD
@@ -54,29 +55,7 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
         return Context(config, res, outcome, cases, keep["probe"], test_images, data["test_y"], keep["perm"],
                        test_images[:config.top_patches.images])
 
-    early: dict = {}  # check -> verdict, judged while train() runs; final (the same inputs as at the end)
-    early_errors: list[str] = []
-
-    def on_progress(progress):
-        if progress.phase == "train" and live is not None:
-            live.steps(progress.steps, config.training.iterations)
-        if early or progress.phase in ("start", "import", "output_shape", "build_model", "model_io"):
-            return
-        res, problem = load_results(keep["results"])
-        ctx = context(res, sandbox.Outcome(returncode=None))
-        names = [n for n in EARLY if not problem and ctx.ready(n)]
-        checks, errors = judge(ctx, names)
-        early.update({c.name: c for c in checks})
-        early_errors.extend(errors)
-        if live is not None:
-            for check in checks:
-                live.verdict(check)
-            problems = None if problem else ctx.untrained_shape_problems()
-            if problems is not None:
-                live.note(f"{config.checks['architecture'].title}, untrained model: "
-                          + (f"{len(problems)} problem(s), first: {problems[0]}" if problems else "shapes as specified")
-                          + "; the verdict comes after training")
-        early.setdefault("", None)  # judged once, even if nothing was ready
+    early = EarlyVerdicts(keep["results"], lambda res: context(res, sandbox.Outcome(returncode=None)), config, live)
 
     try:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(job / "home"), "TMPDIR": str(job / "tmp"),
@@ -88,7 +67,7 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
         outcome = sandbox.run([sys.executable, "-s", str(job / "child.py"), str(job)], workdir=job / "submission",
                               hidden=hidden, limits=sandbox.Limits(**vars(config.limits)), env=env, uid=uid,
                               level=level, read_only=sorted(read_only), keep_tmp=keep["base"],
-                              on_progress=on_progress, threads=threads)
+                              on_progress=early, threads=threads)
         res, problem = load_results(keep["results"])
     finally:
         shutil.rmtree(keep["base"], ignore_errors=True)
@@ -99,14 +78,13 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
         res = {"phase": "start", "errors": {"import": {"type": "ResultsFileError", "message": problem}}}
 
     ctx = context(res, outcome)
-    early.pop("", None)
-    late, grader_errors = judge(ctx, [n for n in config.checks if n not in early])
-    result.checks = one_message_per_cause([early.get(n) or next(c for c in late if c.name == n)
+    late, grader_errors = judge(ctx, [n for n in config.checks if n not in early.verdicts])
+    result.checks = one_message_per_cause([early.verdicts.get(n) or next(c for c in late if c.name == n)
                                            for n in config.checks])
-    grader_errors = early_errors + grader_errors
+    grader_errors = early.grader_errors + grader_errors
     if live is not None:
         for check in result.checks:
-            if check.name not in early:
+            if check.name not in early.verdicts:
                 live.verdict(check)
     if outcome.timed_out and outcome.stopped_in_training == OVERLOAD:
         result.regrade = ctx.death()
