@@ -22,6 +22,7 @@ from .grade import DEFAULT_CACHE, grader_data
 from .submission import NOTEBOOK, submission_sha
 
 OVERHEAD_S = 300  # beyond the child's wall limit: data, judging and reports
+REGRADE = "regrade"  # a worker's status when `grade` exited 3: the machine was too busy
 
 
 def find_submissions(folder: Path) -> dict[str, Path]:
@@ -47,7 +48,7 @@ def already_graded(out: Path, sha: str | None) -> bool:
         extra = json.loads((out / "results.json").read_text())["extra_data"]
     except (OSError, ValueError, KeyError):
         return False
-    return extra.get("sha256") == sha and not extra.get("grader_error")
+    return extra.get("sha256") == sha and not extra.get("grader_error") and not extra.get("regrade")
 
 
 def run_worker(name: str, path: Path, out: Path, args: list[str], timeout: float) -> dict:
@@ -67,6 +68,8 @@ def run_worker(name: str, path: Path, out: Path, args: list[str], timeout: float
         status = f"worker died (signal {-code})"
     elif code == 2:
         status = "grader error (see worker.log)"
+    elif code == 3:  # inconclusive: the machine was too busy; grade_all retries it with fewer jobs
+        status = REGRADE
     elif code != 0:
         status = f"worker failed (exit {code})"
     else:
@@ -84,7 +87,7 @@ def gradebook_row(name: str, out: Path, status: str, checks: list[str]) -> dict:
     extra = results.get("extra_data", {})
     if status == "graded" and extra.get("grader_error"):
         row["status"] = "grader error"
-    row.update(mark=extra.get("mark") or "none", score=results.get("score", ""),
+    row.update(mark="" if extra.get("regrade") else extra.get("mark") or "none", score=results.get("score", ""),
                test_accuracy="" if extra.get("test_accuracy") is None else f"{extra['test_accuracy']:.4f}",
                accuracy_verified=extra.get("accuracy_verified", ""), seconds=results.get("execution_time", ""))
     row.update({c: s for c, s in extra.get("checks", {}).items() if c in checks})
@@ -106,8 +109,12 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, force
     grader_data(cache)  # build the MNIST cache once, before the workers race for it
     submissions = find_submissions(folder)
     out.mkdir(parents=True, exist_ok=True)
-    threads = max(1, len(os.sched_getaffinity(0)) // max(1, jobs))
-    args = ["--config", str(Path(config_path).resolve()), "--cache", str(cache), "--threads", str(threads)]
+    cores = len(os.sched_getaffinity(0))
+
+    def args_for(jobs: int) -> list[str]:
+        return ["--config", str(Path(config_path).resolve()), "--cache", str(cache),
+                "--threads", str(max(1, cores // max(1, jobs)))]
+    args = args_for(jobs)
     timeout = config.limits.wall_seconds + OVERHEAD_S
 
     status: dict[str, str] = {}
@@ -132,6 +139,14 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, force
                    for n in todo}
         for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="submission"):
             status[futures[future]] = future.result()["status"]
+            book()
+    again = [n for n in todo if status[n] == REGRADE]
+    if again:  # the machine was too busy for these: once more, one at a time, with all the cores
+        print(f"{len(again)} submission(s) to regrade (the machine was too busy): grading them again one at a time",
+              file=sys.stderr)
+        for name in again:
+            status[name] = run_worker(name, submissions[name], out / "submissions" / name, args_for(1),
+                                      timeout)["status"]
             book()
     book()
     marks = {}

@@ -7,6 +7,7 @@ the standard library and the public `assignment` helpers.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -23,12 +24,39 @@ def student_error(err: BaseException, solution: str) -> dict:
     return {"type": type(err).__name__, "message": str(err)[:2000], "trace": where[-4000:]}
 
 
+class Reporter:
+    """Progress reports to the grader, one JSON line each, on the pipe it opened for us: the phase, and the
+    optimizer steps during train(). The grader reads them only to choose a time budget, draw a progress
+    bar and tell an overloaded machine from a hang, never to give a mark (its watch.py has the threat)."""
+
+    def __init__(self):
+        fd = os.environ.pop("GRADER_PROGRESS_FD", "")
+        self.fd = int(fd) if fd.isdigit() else None
+        if self.fd is not None:
+            os.set_blocking(self.fd, False)  # a full pipe drops a report rather than stall training
+        self.last = 0.0
+
+    def send(self, **msg) -> None:
+        if self.fd is not None:
+            try:
+                os.write(self.fd, (json.dumps(msg) + "\n").encode())
+            except OSError:
+                pass
+
+    def steps(self, n: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= 0.5:
+            self.last = now
+            self.send(steps=n)
+
+
 class Recorder:
     """Writes the results after every phase, atomically, so a crash later keeps what came before."""
 
     def __init__(self, path: str):
         self.path = path
         self.data = {"phase": "start", "errors": {}, "timings": {}}
+        self.reporter = Reporter()
 
     def save(self) -> None:
         tmp = self.path + ".tmp"
@@ -38,6 +66,7 @@ class Recorder:
     def phase(self, name: str) -> None:
         self.data["phase"] = name
         self.save()
+        self.reporter.send(phase=name)
 
 
 def plain_int(x):
@@ -196,11 +225,15 @@ def run_phases(mod, job: dict, rec: Recorder, timed) -> None:
                 shapes[b] = list(out.shape) if isinstance(out, torch.Tensor) else describe(out)
         rec.data["model_io"] = shapes
         rec.data["param_count_initial"] = sum(p.numel() for p in model.parameters())
+        rec.data["param_shapes_initial"] = [[n, list(p.shape)] for n, p in model.named_parameters()]
     timed("model_io", model_io)
 
     steps = [0]
-    handle = register_optimizer_step_post_hook(
-        lambda *_: steps.__setitem__(0, steps[0] + 1))
+
+    def count_step(*_):
+        steps[0] += 1
+        rec.reporter.steps(steps[0])
+    handle = register_optimizer_step_post_hook(count_step)
     train_set = TensorMNIST(normalise(job["train_x"]), job["train_y"])
     valid_set = TensorMNIST(normalise(job["valid_x"]), job["valid_y"])
     torch.manual_seed(job["seed"])

@@ -2,6 +2,7 @@
 
 Thin: it parses arguments and forwards to grade.py, report.py, batch.py, similarity.py, release.py and
 otter_zip.py.
+`grade` exits GRADED (whatever the mark), REGRADE (inconclusive: the machine was too busy) or GRADER_FAILED.
 """
 from __future__ import annotations
 
@@ -13,8 +14,13 @@ from pathlib import Path
 from .caches import DEFAULT_CACHE
 from .config import DEFAULT_CONFIG, ConfigError, load_config
 
+GRADED, GRADER_FAILED, REGRADE = 0, 2, 3  # `grade`'s exit codes
+
 
 def cmd_grade(args) -> int:
+    from .live import Live
+
+    live = Live()  # before the heavy imports, so its clock starts with the command
     from . import grade, report
     from .results import ERROR, CheckResult, GradeResult
     from .sandbox import GraderStopped
@@ -23,10 +29,10 @@ def cmd_grade(args) -> int:
     config = load_config(args.config)
     out = Path(args.out)
     result, ctx = GradeResult(str(args.submission), ""), None
-    code = 0
+    code = GRADED
     try:
         result, extra = grade.grade(args.submission, config, cache=Path(args.cache), threads=args.threads,
-                                    hide=[out])
+                                    hide=[out], live=live)
         ctx = extra["ctx"]
     except (grade.NoSubmission, SubmissionError) as err:  # nothing to grade: the student's problem
         result.sha256 = submission_sha(args.submission) or ""
@@ -35,14 +41,17 @@ def cmd_grade(args) -> int:
         result.grader_error = str(err)
     except Exception:
         result.grader_error = traceback.format_exc()
-        code = 2
+        code = GRADER_FAILED
     finally:
         report.write_reports(result, config, out, ctx)
     print(report.console_table(result))
     print(f"Reports in {out}/: results.json, feedback.md, report.html")
     if result.grader_error:
         print(result.grader_error, file=sys.stderr)
-        code = 2
+        code = GRADER_FAILED
+    elif result.inconclusive:
+        print(result.regrade, file=sys.stderr)
+        code = REGRADE
     return code
 
 

@@ -19,6 +19,8 @@ from .spec import Practical, SpecError, enumerate_variants, parse_practical
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "grading.yml"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+# The child's phases that get a small time budget of their own (limits.phases); train() gets the wall limit.
+BUDGETED_PHASES = ("import", "output_shape", "build_model", "model_io", "inspect", "evaluate", "top_patches")
 
 
 class ConfigError(ValueError):
@@ -58,6 +60,7 @@ class Limits:
     memory_mb: int
     processes: int
     output_kb: int
+    phases: dict  # phase -> seconds it may take (BUDGETED_PHASES, each one)
 
 
 @dataclass(frozen=True)
@@ -101,10 +104,24 @@ def _section(raw: dict, key: str, cls, where: str):
     for name, kind in fields.items():
         v = value[name]
         ok = {"int": type(v) is int, "float": isinstance(v, (int, float)) and not isinstance(v, bool),
-              "str": isinstance(v, str), "list": isinstance(v, list)}[kind]
+              "str": isinstance(v, str), "list": isinstance(v, list), "dict": isinstance(v, dict)}[kind]
         if not ok:
             raise ConfigError(f"{where}: '{key}.{name}' must be {kind}, got {v!r}")
     return cls(**value)
+
+
+def _check_phases(limits: Limits, where: str) -> None:
+    """Every budgeted phase, and only those, with a positive number of seconds within the wall limit."""
+    phases = limits.phases
+    unknown, missing = set(phases) - set(BUDGETED_PHASES), set(BUDGETED_PHASES) - set(phases)
+    if unknown or missing:
+        raise ConfigError(f"{where}: limits.phases must give seconds for exactly {', '.join(BUDGETED_PHASES)} "
+                          f"(train() gets wall_seconds); unknown: {', '.join(sorted(unknown)) or 'none'}, "
+                          f"missing: {', '.join(sorted(missing)) or 'none'}")
+    for name, value in phases.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= limits.wall_seconds:
+            raise ConfigError(f"{where}: limits.phases.{name} must be a number of seconds in (0, wall_seconds="
+                              f"{limits.wall_seconds:g}], got {value!r}")
 
 
 def parse_config(raw, where: str = "grading.yml") -> Config:
@@ -138,6 +155,7 @@ def parse_config(raw, where: str = "grading.yml") -> Config:
     limits = _section(raw, "limits", Limits, where)
     if limits.memory_mb < 4096:
         raise ConfigError(f"{where}: limits.memory_mb is {limits.memory_mb}; importing torch needs at least 4096")
+    _check_phases(limits, where)
 
     try:
         registered = discover()

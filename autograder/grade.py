@@ -20,10 +20,12 @@ from .caches import DEFAULT_CACHE, grader_data, shape_cases
 from .config import Config
 from .hiding import REPO, hidden_paths
 from .job import load_results, prepare_job
-from .judging import Context, StudentError, judge
+from .early import EarlyVerdicts
+from .judging import Context, StudentError, judge, one_message_per_cause
 from .marking import mark_for
 from .results import GradeResult
 from .submission import find_submission, hand_in, submission_sha
+from .watch import OVERLOAD
 
 
 class NoSubmission(Exception):
@@ -32,8 +34,9 @@ class NoSubmission(Exception):
 
 
 def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE, hide: list[Path] = (),
-          threads: int | None = None) -> tuple[GradeResult, dict]:
-    """Grade one submission. Returns the result and the artefacts the reports draw from."""
+          threads: int | None = None, live=None) -> tuple[GradeResult, dict]:
+    """Grade one submission. Returns the result and the artefacts the reports draw from. With `live`
+    (a live.Live), each verdict is shown as soon as it is known, and train()'s steps as a bar."""
     start = time.monotonic()
     try:
         solution = find_submission(submission)  # a cnn.py, or a notebook whose definitions are graded as one
@@ -47,6 +50,14 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
     threads = threads or max(1, min(4, len(os.sched_getaffinity(0))))
     cases = shape_cases(config.output_shape.cases, config.output_shape.seed, cache)
     job, keep = prepare_job(handed_in.code, config, data, cases, threads, uid)
+    test_images = mnist.normalise(data["test_x"])
+
+    def context(res, outcome):
+        return Context(config, res, outcome, cases, keep["probe"], test_images, data["test_y"], keep["perm"],
+                       test_images[:config.top_patches.images])
+
+    early = EarlyVerdicts(keep["results"], lambda res: context(res, sandbox.Outcome(returncode=None)), config, live)
+
     try:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(job / "home"), "TMPDIR": str(job / "tmp"),
                "PYTHONPATH": str(job / "lib"), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
@@ -56,18 +67,29 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
         read_only = [p for p in {REPO, Path(sys.prefix).resolve(), Path.home()} if p not in job.parents]
         outcome = sandbox.run([sys.executable, "-s", str(job / "child.py"), str(job)], workdir=job / "submission",
                               hidden=hidden, limits=sandbox.Limits(**vars(config.limits)), env=env, uid=uid,
-                              level=level, read_only=sorted(read_only), keep_tmp=keep["base"])
+                              level=level, read_only=sorted(read_only), keep_tmp=keep["base"],
+                              on_progress=early, threads=threads)
         res, problem = load_results(keep["results"])
     finally:
         shutil.rmtree(keep["base"], ignore_errors=True)
+        if live is not None:
+            live.close()
     if problem:
         outcome.stderr += f"\n[grader] {problem}"
         res = {"phase": "start", "errors": {"import": {"type": "ResultsFileError", "message": problem}}}
 
-    test_images = mnist.normalise(data["test_x"])
-    ctx = Context(config, res, outcome, cases, keep["probe"], test_images, data["test_y"], keep["perm"], test_images[:config.top_patches.images])
-    result.checks, grader_errors = judge(ctx)
-    result.mark = mark_for(result.checks, config)
+    ctx = context(res, outcome)
+    late, grader_errors = judge(ctx, [n for n in config.checks if n not in early.verdicts])
+    result.checks = one_message_per_cause([early.verdicts.get(n) or next(c for c in late if c.name == n)
+                                           for n in config.checks])
+    grader_errors = early.grader_errors + grader_errors
+    if live is not None:
+        for check in result.checks:
+            if check.name not in early.verdicts:
+                live.verdict(check)
+    if outcome.timed_out and outcome.stopped_in_training == OVERLOAD:
+        result.regrade = ctx.death()
+    result.mark = None if result.regrade else mark_for(result.checks, config)
     try:
         result.test_accuracy, result.accuracy_verified = ctx.accuracy
     except StudentError:
@@ -75,6 +97,8 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
     result.isolation = outcome.isolation
     result.provenance = provenance.collect(config, threads=threads, test_order_seed=keep["order_seed"])
     result.child = {"returncode": outcome.returncode, "timed_out": outcome.timed_out,
+                    "phase_timeout": outcome.phase_timeout, "stopped_in_training": outcome.stopped_in_training,
+                    "progress": outcome.progress,
                     "output_exceeded": outcome.output_exceeded, "phase": res.get("phase"),
                     "wall_s": round(outcome.wall_s, 2), "output_bytes": outcome.output_bytes,
                     "stdout_tail": outcome.stdout[-4000:], "stderr_tail": outcome.stderr[-4000:],

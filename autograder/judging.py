@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from . import canonical, sandbox
+from . import canonical, sandbox, watch
 from .config import Config
-from .results import ERROR, FAILED, GRADER_ERROR, PASSED, CheckResult
+from .results import ERROR, FAILED, GRADER_ERROR, INCONCLUSIVE, PASSED, CheckResult
 
 CHECKS_DIR = Path(__file__).resolve().with_name("checks")
 GRADER_FAULT = "the grader could not run this check (not your fault); your instructor has been told"
@@ -28,10 +28,16 @@ PHASE_WORDS = {
 
 PREREQUISITES = {"output_shape": ["import"], **{p: ["import", "build_model"] for p in (
     "model_io", "train", "inspect", "evaluate", "top_patches")}}
+# Checks whose inputs exist before train() starts: judged as soon as their phase's results are saved.
+EARLY = {"output_shape": ("output_shape", "output_shape"), "model_io": ("model_io", "model_io")}  # check -> (phase, key)
 
 
 class StudentError(Exception):
     """The student's code raised, or never got as far as producing what a check needs."""
+
+
+class Inconclusive(StudentError):
+    """Not the student's: the machine was too busy for their code to finish in time. Regrade."""
 
 
 class CheckFailed(Exception):
@@ -61,6 +67,15 @@ class Context:
         if self.res.get("phase") == "done" and not (o.timed_out or o.output_exceeded):
             return None
         lim = self.config.limits
+        if o.phase_timeout:
+            said = (f"time limit: {PHASE_WORDS.get(o.phase_timeout, o.phase_timeout)} took more than its "
+                    f"{lim.phases.get(o.phase_timeout, 0):g} s and was stopped")
+            if o.phase_timeout == "import":
+                said += ("; importing cnn.py should take seconds: put any code that trains, downloads, plots or "
+                         "waits at the top level under `if __name__ == \"__main__\":`")
+            return said
+        if o.timed_out and o.stopped_in_training:
+            return self._training_stopped(o.stopped_in_training)
         if o.timed_out:
             return f"time limit: your code was stopped after {lim.wall_seconds:g} s, during {phase}"
         if o.output_exceeded:
@@ -73,6 +88,19 @@ class Context:
         how = f"killed by signal {o.signal}" if o.signal else f"exit code {o.returncode}"
         return f"your code ended early ({how}) during {phase}: do not exit or kill the process"
 
+    def _training_stopped(self, why: str) -> str:
+        wall, steps = self.config.limits.wall_seconds, self.outcome.progress.get("steps", 0)
+        of = f"{steps} of {self.config.training.iterations} optimizer steps"
+        if why == watch.OVERLOAD:
+            return (f"regrade: the machine was too busy: train() was still making progress ({of}) when the "
+                    f"grader's {wall:g} s limit ran out, but got far less CPU time than it asked for; this is not "
+                    "a problem with your code, and it will be graded again")
+        if why == watch.SLOW:
+            return (f"time limit: train() made {of} in {wall:g} s, with all the CPU it asked for: each step "
+                    "is too slow; use minibatches of the handout's size and no extra work per step")
+        return (f"time limit: train() was stopped after {wall:g} s, having made {of}, and none lately (or used no "
+                "CPU): it seems stuck; check that every iteration calls optimizer.step() and nothing waits forever")
+
     def require(self, phase: str, key: str):
         """The result `key` of `phase`, or StudentError saying why there is none: the phase's own error,
         else the error of a phase it depends on, else why the child stopped."""
@@ -81,8 +109,25 @@ class Context:
             if errors.get(name):
                 raise StudentError(student_message(name, errors[name], self.config))
         if key not in self.res:
+            if self.outcome.timed_out and self.outcome.stopped_in_training == watch.OVERLOAD:
+                raise Inconclusive(self.death())
             raise StudentError(self.death() or f"{PHASE_WORDS.get(phase, phase)} produced nothing")
         return self.res[key]
+
+    def untrained_shape_problems(self) -> list[str] | None:
+        """The architecture's shape problems on the untrained model (None if its shapes were not saved): a
+        preview only, since the architecture check's verdict needs the trained weights."""
+        try:
+            params = [[str(n), torch.empty(tuple(s), device="meta")] for n, s in self.res["param_shapes_initial"]]
+        except (KeyError, TypeError, ValueError, RuntimeError):
+            return None
+        return canonical.match_params(params)[1]
+
+    def ready(self, check: str) -> bool:
+        """Whether `check` (one of EARLY) can be judged already: its phase saved a result or an error."""
+        phase, key = EARLY[check]
+        errors = self.res.get("errors", {})
+        return key in self.res or any(errors.get(p) for p in (phase, *PREREQUISITES.get(phase, ())))
 
     # --- verdicts shared by several checks ---
     @cached_property
@@ -160,7 +205,11 @@ class _Judge:
         exc = call.excinfo
         if exc is None:
             return
-        if exc.errisinstance(StudentError):
+        if exc.errisinstance(Inconclusive):
+            if verdict["status"] in (PASSED, FAILED):
+                verdict["status"] = INCONCLUSIVE
+            verdict["messages"].append(str(exc.value))
+        elif exc.errisinstance(StudentError):
             if verdict["status"] != GRADER_ERROR:
                 verdict["status"] = ERROR
             verdict["messages"].append(str(exc.value))
@@ -174,9 +223,13 @@ class _Judge:
             self.grader_errors.append(f"{item.nodeid}: {''.join(traceback.format_exception(exc.value))}")
 
 
-def judge(ctx: Context) -> tuple[list[CheckResult], list[str]]:
+def judge(ctx: Context, names: list[str] | None = None) -> tuple[list[CheckResult], list[str]]:
+    """The verdicts of the checks `names` (default: all), in grading.yml's order, and any grader errors."""
+    names = list(ctx.config.checks) if names is None else [n for n in ctx.config.checks if n in names]
+    if not names:
+        return [], []
     plugin = _Judge(ctx)
-    args = [str(CHECKS_DIR), "-q", "-p", "no:cacheprovider", "-c", str(CHECKS_DIR / "pytest.ini"),
+    args = [*(str(CHECKS_DIR / f"test_{n}.py") for n in names), "-q", "-p", "no:cacheprovider", "-c", str(CHECKS_DIR / "pytest.ini"),
             "--rootdir", str(CHECKS_DIR), "--no-header", "-o", "console_output_style=classic"]
     with open(os.devnull, "w") as quiet:
         stdout, sys.stdout = sys.stdout, quiet
@@ -187,7 +240,8 @@ def judge(ctx: Context) -> tuple[list[CheckResult], list[str]]:
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         plugin.grader_errors.append(f"pytest could not run the hidden checks (exit {int(code)})")
     checks = []
-    for name, spec in ctx.config.checks.items():
+    for name in names:
+        spec = ctx.config.checks[name]
         v = plugin.verdicts.get(name)
         if v is None:
             plugin.grader_errors.append(f"no hidden check ran for '{name}'")
@@ -195,3 +249,21 @@ def judge(ctx: Context) -> tuple[list[CheckResult], list[str]]:
         checks.append(CheckResult(name, spec.title, v["status"], v["messages"], spec.visibility))
     return checks, plugin.grader_errors
 
+
+
+def one_message_per_cause(checks: list[CheckResult]) -> list[CheckResult]:
+    """A cause that stopped several checks (an import error, a time limit) is told once, under the first;
+    the later ones point back to it."""
+    first: dict[str, str] = {}
+    for check in checks:
+        if check.status not in (ERROR, INCONCLUSIVE):
+            continue
+        said = []
+        for message in check.messages:
+            if message in first:
+                said.append(f"not run: the same cause as under '{first[message]}' above")
+            else:
+                first[message] = check.title
+                said.append(message)
+        check.messages = list(dict.fromkeys(said))
+    return checks

@@ -67,6 +67,9 @@ class GradedSubmission:
                                   timeout=timeout)
         except subprocess.TimeoutExpired:
             raise GraderFailed(f"the grader did not finish in {timeout:g} s (not your fault)") from None
+        if proc.returncode == 3:  # cli.REGRADE: inconclusive, kept out of the cache so that a rerun grades again
+            raise GraderFailed("regrade: the machine was too busy to finish grading in time (not your fault); "
+                               "submit again later")
         if proc.returncode != 0 or not (tmp / "results.json").is_file():
             raise GraderFailed(f"the grader failed (exit {proc.returncode}; not your fault):\n{proc.stderr[-3000:]}")
         tmp.replace(self.out)

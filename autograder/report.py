@@ -7,16 +7,24 @@ import json
 from pathlib import Path
 
 from .config import Config
-from .results import ERROR, GRADER_ERROR, PASSED, GradeResult
+from .results import ERROR, GRADER_ERROR, INCONCLUSIVE, PASSED, GradeResult
 
 MARK_WORDS = {
     "S+": "S+: a correct and complete solution.",
     "S": "S: conceptually right, but not everything works yet. Fix what is listed below to reach S+.",
     None: "No mark yet: the checks that S needs do not all pass. Start with the first problem listed below.",
 }
-STATUS_WORDS = {PASSED: "passed", "failed": "FAILED", ERROR: "ERROR", GRADER_ERROR: "GRADER ERROR"}
+REGRADE_WORDS = ("Regrade: the machine was too busy to finish grading this submission in time. This is not "
+                 "a problem with your code; it will be graded again.")
+STATUS_WORDS = {PASSED: "passed", "failed": "FAILED", ERROR: "ERROR", GRADER_ERROR: "GRADER ERROR",
+                INCONCLUSIVE: "not judged (regrade)"}
 KIND_WORDS = {"failed": "failed", ERROR: "your code raised an error or stopped",
-              GRADER_ERROR: "the grader failed here, not your code"}
+              GRADER_ERROR: "the grader failed here, not your code",
+              INCONCLUSIVE: "not judged: the machine was too busy"}
+
+
+def mark_words(result: GradeResult) -> str:
+    return REGRADE_WORDS if result.inconclusive else MARK_WORDS[result.mark]
 
 
 def gradescope(result: GradeResult, config: Config) -> dict:
@@ -25,7 +33,7 @@ def gradescope(result: GradeResult, config: Config) -> dict:
     best = max(config.points.values())
     score = config.points.get(result.mark, 0) if result.mark else 0
     tests = [{"name": "Mark", "score": score, "max_score": best, "status": "passed" if result.mark else "failed",
-              "output": MARK_WORDS[result.mark], "visibility": "visible"}]
+              "output": mark_words(result), "visibility": "visible"}]
     for check in result.checks:
         tests.append({"name": check.title, "score": 0, "max_score": 0,
                       "status": "passed" if check.passed else "failed",
@@ -33,7 +41,7 @@ def gradescope(result: GradeResult, config: Config) -> dict:
     return {
         "score": score,
         "execution_time": result.elapsed_s,
-        "output": f"Mark: {result.mark or 'none'}. " + MARK_WORDS[result.mark],
+        "output": (REGRADE_WORDS if result.inconclusive else f"Mark: {result.mark or 'none'}. " + MARK_WORDS[result.mark]),
         "output_format": "md",
         "visibility": "visible",
         "tests": tests,
@@ -42,7 +50,7 @@ def gradescope(result: GradeResult, config: Config) -> dict:
                        "checks": {c.name: c.status for c in result.checks}, "isolation": result.isolation,
                        "provenance": result.provenance,
                        "child": {k: v for k, v in result.child.items() if not k.endswith("_tail")},
-                       "grader_error": result.grader_error},
+                       "grader_error": result.grader_error, "regrade": result.regrade},
     }
 
 
@@ -58,7 +66,8 @@ def _messages_md(messages: list[str]) -> list[str]:
 
 def feedback_md(result: GradeResult) -> str:
     lines = [f"# Feedback: {Path(result.submission).name or result.submission}", "",
-             f"**Mark: {result.mark or 'none'}**. {MARK_WORDS[result.mark]}", ""]
+             f"**{REGRADE_WORDS}**" if result.inconclusive else f"**Mark: {result.mark or 'none'}**. {MARK_WORDS[result.mark]}",
+             ""]
     if result.test_accuracy is not None:
         how = "measured by the grader with your weights" if result.accuracy_verified else "from your model's outputs"
         lines += [f"Test accuracy: {result.test_accuracy:.2%} ({how}).", ""]
@@ -118,7 +127,8 @@ def console_table(result: GradeResult) -> str:
     width = max([len(c.title) for c in result.checks] + [10])
     lines = [f"{c.title:<{width}}  {STATUS_WORDS.get(c.status, c.status)}" for c in result.checks]
     acc = "" if result.test_accuracy is None else f"  test accuracy {result.test_accuracy:.2%}"
-    lines.append(f"Mark: {result.mark or 'none'}{acc}  ({result.elapsed_s:.0f} s)")
+    lines.append(f"{'Regrade (inconclusive)' if result.inconclusive else 'Mark: ' + (result.mark or 'none')}{acc}"
+                 f"  ({result.elapsed_s:.0f} s)")
     if result.grader_error:
         lines.append("GRADER ERROR: " + result.grader_error.splitlines()[0])
     return "\n".join(lines)

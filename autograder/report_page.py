@@ -8,7 +8,7 @@ import re
 import string
 from pathlib import Path
 
-from .report import MARK_WORDS, STATUS_WORDS
+from .report import STATUS_WORDS, mark_words
 from .results import GradeResult
 
 FIGURE_CAPTIONS = {
@@ -48,7 +48,7 @@ figcaption{color:#555;font-size:.9rem;margin-top:.3rem}
   td:first-child{font-weight:600}
 }
 </style></head><body>
-<h1>Mark: <span class="mark mark-$mark">$mark</span></h1>
+<h1>$heading</h1>
 <p>$mark_words</p>
 $accuracy
 <table><thead><tr><th>check</th><th>result</th><th>details</th></tr></thead><tbody>
@@ -90,8 +90,10 @@ def report_html(result: GradeResult, pngs: dict[str, bytes]) -> str:
     notes = ("<h2>Your hand-in</h2><ul class='notes'>" + "".join(f"<li>{_inline_md(n)}</li>" for n in result.notes)
              + "</ul>") if result.notes else ""
     return PAGE.substitute(
-        title=esc(Path(result.submission).name or result.submission), mark=esc(mark),
-        mark_words=esc(MARK_WORDS[result.mark]),
+        title=esc(Path(result.submission).name or result.submission),
+        heading="Regrade (inconclusive)" if result.inconclusive else
+        f"Mark: <span class='mark mark-{esc(mark)}'>{esc(mark)}</span>",
+        mark_words=esc(mark_words(result)),
         accuracy="" if result.test_accuracy is None else f"<p>Test accuracy: {result.test_accuracy:.2%}</p>",
         rows=rows, notes=notes, figures=figures or "<p>No figures: the model did not train far enough.</p>",
         isolation="".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in result.isolation.items()),

@@ -5,13 +5,14 @@ from dataclasses import asdict, dataclass, field
 
 PASSED, FAILED, ERROR = "passed", "failed", "error"  # ERROR: the student's code raised or never ran
 GRADER_ERROR = "grader_error"  # the check itself failed to run: the grader's fault, not the student's
+INCONCLUSIVE = "inconclusive"  # not judged: the machine was too busy for the code to finish; regrade it
 
 
 @dataclass
 class CheckResult:
     name: str  # key in grading.yml, e.g. "architecture"
     title: str  # shown to students, e.g. "Architecture"
-    status: str  # PASSED, FAILED, ERROR or GRADER_ERROR
+    status: str  # PASSED, FAILED, ERROR, GRADER_ERROR or INCONCLUSIVE
     messages: list[str] = field(default_factory=list)  # one condition per message, student-facing
     visibility: str = "visible"  # Gradescope: visible, hidden, after_due_date, after_published
 
@@ -35,6 +36,11 @@ class GradeResult:
     history: list[dict] = field(default_factory=list)  # the student's training history, validated
     grader_error: str | None = None  # set only when the grader itself failed
     notes: list[str] = field(default_factory=list)  # about the hand-in: what was taken from a notebook
+    regrade: str | None = None  # set when the result is inconclusive (an overloaded machine): why
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.regrade is not None
 
     def to_dict(self) -> dict:
         return asdict(self)

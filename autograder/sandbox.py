@@ -26,9 +26,12 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+
+from . import watch as watching
 
 NAMESPACES = ["--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
 REAPER = Path(__file__).with_name("reaper.py")
@@ -53,6 +56,7 @@ class Limits:
     memory_mb: int
     processes: int
     output_kb: int
+    phases: dict = field(default_factory=dict)  # phase -> seconds; only with a progress watch
 
 
 @dataclass
@@ -65,6 +69,9 @@ class Outcome:
     stderr: str = ""
     output_bytes: int = 0
     isolation: dict = field(default_factory=dict)
+    phase_timeout: str | None = None  # the phase stopped by its own budget (limits.phases)
+    stopped_in_training: str | None = None  # at the wall limit in train(): watch.OVERLOAD, HANG or SLOW
+    progress: dict = field(default_factory=dict)  # the last phase and steps reported, the CPU measured
 
     @property
     def signal(self) -> int | None:
@@ -200,10 +207,13 @@ def private_tmp(keep: Path) -> list[str]:
 
 def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, env: dict[str, str],
         uid: int | None = None, level: str | None = None, read_only: list[Path] = (),
-        keep_tmp: Path | None = None) -> Outcome:
+        keep_tmp: Path | None = None, on_progress: Callable[[watching.Progress], None] | None = None,
+        threads: int = 1) -> Outcome:
     """Run `argv` (cwd `workdir`) under `limits`, with `hidden` paths out of sight and `read_only`
     folders unwritable, where the level allows. With `keep_tmp` (a folder in /tmp), /tmp is private
-    and holds only that folder."""
+    and holds only that folder. With `on_progress`, the code gets a pipe for progress reports
+    (GRADER_PROGRESS_FD, see watch.py), each phase but train gets its budget from `limits.phases`, and
+    `on_progress` is called about every second, in this thread."""
     level = level or available_level()
     read_only = [p for p in read_only if p.is_dir()]
     tmp = Path("/tmp")
@@ -241,8 +251,17 @@ def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, e
     start = time.monotonic()
     # SIGKILL for unshare, whose --kill-child then ends the namespace; SIGTERM for the reaper, which must sweep
     death_signal = (signal.SIGTERM if reaped else signal.SIGKILL) if armed else None
+    progress, pass_fds = None, ()
+    if on_progress is not None:
+        read_end, write_end = os.pipe()
+        env, pass_fds = {**env, "GRADER_PROGRESS_FD": str(write_end)}, (write_end,)
     proc = subprocess.Popen(argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, preexec_fn=_preexec(limits, level, death_signal))
+                            stderr=subprocess.PIPE, preexec_fn=_preexec(limits, level, death_signal),
+                            pass_fds=pass_fds)
+    if on_progress is not None:
+        os.close(write_end)
+        progress = watching.Progress(started=start, phase_since=start)
+        watching.reader(read_end, progress)
 
     def kill():
         """End the code and all it started; any thread may call it, any number of times."""
@@ -262,7 +281,10 @@ def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, e
     try:
         with _stop_on_signals(kill):
             try:
-                proc.wait(timeout=limits.wall_seconds)
+                if progress is None:
+                    proc.wait(timeout=limits.wall_seconds)
+                else:
+                    _watch(proc, progress, limits, outcome, on_progress, threads, start)
             except subprocess.TimeoutExpired:
                 outcome.timed_out = True
             finally:
@@ -281,6 +303,8 @@ def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, e
     outcome.wall_s = time.monotonic() - start
     outcome.output_bytes = counter[0]
     outcome.stdout, outcome.stderr = (bytes(t.buf).decode("utf-8", "replace") for t in tails)
+    if progress is not None:
+        outcome.progress = progress.summary()
     return outcome
 
 
@@ -312,3 +336,27 @@ def _stop_on_signals(end):
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _watch(proc: subprocess.Popen, progress: watching.Progress, limits: Limits, outcome: Outcome,
+           on_progress, threads: int, start: float) -> None:
+    """Wait for `proc`, sampling its CPU each second; stop it when a phase passes its budget, and at
+    the wall limit (TimeoutExpired) after saying why train() was still running, if it was."""
+    while True:
+        try:
+            proc.wait(timeout=1.0)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        progress.samples.append(watching.Sample(now, progress.steps, *watching.group_cpu(proc.pid)))
+        del progress.samples[:-600]  # ten minutes of samples are enough to judge the end by
+        over = progress.over_budget(limits.phases, now)
+        if over:
+            outcome.phase_timeout = over
+            return
+        if now - start >= limits.wall_seconds:
+            if progress.phase == "train":
+                outcome.stopped_in_training = progress.stopped_in_training(threads)
+            raise subprocess.TimeoutExpired(proc.args, limits.wall_seconds)
+        on_progress(progress)

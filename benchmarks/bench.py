@@ -15,6 +15,8 @@ Sections:
   grade       end-to-end `python -m autograder grade` wall time and peak memory, four kinds of submission
   grade-all   submissions per hour with --jobs 1 and --jobs 2
   stability   the reference and the handout's recipe graded with 20 seeds: accuracy min/median, S+ count
+  live        seconds until `grade` prints the verdicts that need no training (stub, reference; short config),
+              and the wall time to grade a hang at import under --config (the default grading.yml)
 """
 from __future__ import annotations
 
@@ -38,7 +40,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 HANDOUT = ROOT / "tests" / "catalogue" / "files" / "handout_recipe.py"
 FAST_CONFIG = ROOT / "tests" / "grading-fast.yml"
 CRASH = "import torch\nraise ImportError('a module this submission needs is missing')\n"
-SECTIONS = ("throughput", "accuracy", "grade", "grade-all", "stability")
+HANG_AT_IMPORT = "import time\ntime.sleep(3600)\n"
+SECTIONS = ("throughput", "accuracy", "grade", "grade-all", "stability", "live")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -297,8 +300,50 @@ def stability(args) -> None:
     save("stability", {"config": str(Path(args.config).resolve().relative_to(ROOT)), "rows": rows})
 
 
+# --------------------------------------------------------------------------- live
+def streamed_grade(submission: Path, config: Path) -> dict:
+    """`python -m autograder grade` in a fresh process; the seconds, timed from outside, at which each
+    check's verdict line reached its stdout (a pipe, as in a CI log)."""
+    with tempfile.TemporaryDirectory(prefix="cnn-bench-") as tmp:
+        out = Path(tmp) / "out"
+        cmd = [sys.executable, "-m", "autograder", "grade", str(submission), "--out", str(out), "--config", str(config)]
+        start, seen = time.perf_counter(), {}
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT) as proc:
+            for line in proc.stdout:
+                if line.startswith("[") and "] " in line:
+                    seen.setdefault(line.split("] ", 1)[1].split(":")[0], time.perf_counter() - start)
+        wall = time.perf_counter() - start
+        extra = json.loads((out / "results.json").read_text())["extra_data"]
+    return {"wall": wall, "code": proc.returncode, "mark": extra["mark"], "verdicts": seen,
+            "phase_timeout": extra["child"].get("phase_timeout")}
+
+
+def live(args) -> None:
+    from autograder.config import load_config
+    from autograder.judging import EARLY
+
+    fast = load_config(FAST_CONFIG)
+    early = [fast.checks[n].title for n in EARLY]
+    rows = []
+    for name, path in (("stub", ROOT / "assignment"), ("reference", ROOT / "reference")):
+        runs = [streamed_grade(path, FAST_CONFIG) for _ in range(args.repeats)]
+        for r in runs:
+            r["no_training"] = max(r["verdicts"][t] for t in early)
+        rows.append({"submission": name, "runs": runs, "no_training": median([r["no_training"] for r in runs]),
+                     "wall": median([r["wall"] for r in runs])})
+        print(f"{name}: checks needing no training at {rows[-1]['no_training']:.1f} s, "
+              f"all done at {rows[-1]['wall']:.1f} s", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        hang = Path(tmp) / "cnn.py"
+        hang.write_text(HANG_AT_IMPORT)
+        run = streamed_grade(hang, Path(args.config))
+    print(f"hang at import: {run['wall']:.1f} s, mark {run['mark']}, stopped in {run['phase_timeout']}", flush=True)
+    save("live", {"repeats": args.repeats, "config": str(FAST_CONFIG.relative_to(ROOT)),
+                  "hang_config": str(Path(args.config).resolve().relative_to(ROOT)), "rows": rows, "hang": run})
+
+
 # --------------------------------------------------------------------------- report
-GOALS = {"fast98": 3.0, "fast992": 30.0, "stub": 10.0, "handout": 90.0}
+GOALS = {"fast98": 3.0, "fast992": 30.0, "stub": 10.0, "handout": 90.0, "no_training": 10.0, "hang": 90.0}
 
 
 def goal(value, limit, unit="s") -> str:
@@ -377,11 +422,23 @@ def report(args) -> str:
                   f"{r['max']:.2%} | {r['margin'] * 100:+.2f} points |" for r in d["rows"]]
         lines.append("")
 
+    if d := load("live"):
+        lines += [f"### Answers as they come (median of {d['repeats']}, config {d['config']})", "",
+                  "| submission | checks needing no training, s | whole grade, s |", "|---|---:|---:|"]
+        lines += [f"| {r['submission']} | {r['no_training']:.1f} | {r['wall']:.1f} |" for r in d["rows"]]
+        h = d["hang"]
+        lines += ["", f"A hang at import (`time.sleep(3600)`), config {d['hang_config']}: mark {h['mark']}, "
+                  f"stopped in {h['phase_timeout']}, graded in {h['wall']:.1f} s.", ""]
+        goals["no_training"] = max(r["no_training"] for r in d["rows"])
+        goals["hang"] = h["wall"] if h["mark"] is None else "the hang got a mark"
+
     lines += ["### Goals", "",
               f"- reference, 98% test accuracy in <= 3 s of training: {goal(goals.get('fast98'), GOALS['fast98'])}",
               f"- reference, >= 99.2% within 30 s: {goal(goals.get('fast992'), GOALS['fast992'])}",
               f"- stub or crashing submission graded in <= 10 s: {goal(goals.get('stub'), GOALS['stub'])}",
-              f"- handout's recipe graded in <= 90 s: {goal(goals.get('handout'), GOALS['handout'])}", ""]
+              f"- handout's recipe graded in <= 90 s: {goal(goals.get('handout'), GOALS['handout'])}",
+              f"- checks needing no training reported in <= 10 s: {goal(goals.get('no_training'), GOALS['no_training'])}",
+              f"- a hang at import graded (no mark) in <= 90 s: {goal(goals.get('hang'), GOALS['hang'])}", ""]
     return "\n".join(lines)
 
 
@@ -402,7 +459,8 @@ def main(argv=None) -> int:
                         help="length of the handout recipe's accuracy curve (default: %(default)s)")
     parser.add_argument("--markdown", help="also write the report to this file")
     args = parser.parse_args(argv)
-    run = {"throughput": throughput, "accuracy": accuracy, "grade": grade, "grade-all": grade_all, "stability": stability}
+    run = {"throughput": throughput, "accuracy": accuracy, "grade": grade, "grade-all": grade_all, "stability": stability,
+           "live": live}
     for section in (SECTIONS if "all" in args.sections else args.sections):
         if section in run:
             print(f"== {section}", flush=True)
