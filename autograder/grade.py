@@ -24,6 +24,7 @@ from .job import load_results, prepare_job
 from .judging import Context, StudentError, judge
 from .marking import mark_for
 from .results import GradeResult
+from .spec import enumerate_variants, variant_spec
 
 
 class NoSubmission(Exception):
@@ -31,21 +32,25 @@ class NoSubmission(Exception):
     other missing file, which is the grader's."""
 
 
-def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE, hide: list[Path] = (),
-          threads: int | None = None) -> tuple[GradeResult, dict]:
-    """Grade one submission. Returns the result and the artefacts the reports draw from."""
+def grade(submission: str | Path, config: Config, *, variant: str | None = None, cache: Path = DEFAULT_CACHE,
+          hide: list[Path] = (), threads: int | None = None) -> tuple[GradeResult, dict]:
+    """Grade one submission against `variant` of the config's spec (None: the spec as written, v1).
+    Returns the result and the artefacts the reports draw from."""
     start = time.monotonic()
+    variants = enumerate_variants(config.practical, config.variants)
+    practical = variant_spec(config.practical, config.variants, variant)  # refuses an unknown id
+    variant = variant or "v1"
     try:
         solution = find_solution(submission)
     except FileNotFoundError as err:
         raise NoSubmission(str(err)) from None
-    result = GradeResult(str(submission), hashlib.sha256(solution.read_bytes()).hexdigest())
+    result = GradeResult(str(submission), hashlib.sha256(solution.read_bytes()).hexdigest(), variant=variant)
     data = grader_data(cache)
     level = sandbox.available_level()
     uid = sandbox.new_uid() if level == "root" else None
     threads = threads or max(1, min(4, len(os.sched_getaffinity(0))))
-    cases = shape_cases(config.output_shape.cases, config.output_shape.seed, cache)
-    job, keep = prepare_job(solution, config, data, cases, threads, uid)
+    cases = shape_cases(config.output_shape.cases, config.output_shape.seed, practical.shape_cases, cache)
+    job, keep = prepare_job(solution, config, practical, data, cases, threads, uid)
     try:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(job / "home"), "TMPDIR": str(job / "tmp"),
                "PYTHONPATH": str(job / "lib"), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
@@ -64,9 +69,14 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
         res = {"phase": "start", "errors": {"import": {"type": "ResultsFileError", "message": problem}}}
 
     test_images = mnist.normalise(data["test_x"])
-    ctx = Context(config, res, outcome, cases, keep["probe"], test_images, data["test_y"], keep["perm"], test_images[:config.top_patches.images])
+    ctx = Context(config, practical, res, outcome, cases, keep["probe"], test_images, data["test_y"], keep["perm"],
+                  test_images[:config.top_patches.images], variant=variant, variants=variants)
     result.checks, grader_errors = judge(ctx)
-    result.mark = mark_for(result.checks, config)
+    try:
+        result.matches_variant = ctx.matching_variant
+    except StudentError:
+        pass
+    result.mark = mark_for(result.checks, config, other_variant=ctx.other_variant())
     try:
         result.test_accuracy, result.accuracy_verified = ctx.accuracy
     except StudentError:

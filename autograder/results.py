@@ -33,6 +33,8 @@ class GradeResult:
     child: dict = field(default_factory=dict)  # exit code, timed_out, stdout/stderr tails, phase reached
     history: list[dict] = field(default_factory=list)  # the student's training history, validated
     grader_error: str | None = None  # set only when the grader itself failed
+    variant: str | None = None  # the spec's variant graded against (the student's assigned one)
+    matches_variant: str | None = None  # the variant whose parameter shapes the network has, if any
 
     def to_dict(self) -> dict:
         return asdict(self)
