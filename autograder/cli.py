@@ -19,6 +19,9 @@ def cmd_grade(args) -> int:
 
     config = load_config(args.config)
     practical = variant_practical(config, args.variant)  # an unknown variant is refused before grading
+    if config.variants and not args.variant:
+        print(f"note: {config.path} has variants; grading against v1, the spec as written "
+              "(--variant ID for another)", file=sys.stderr)
     out = Path(args.out)
     result, ctx = GradeResult(str(args.submission), "", variant=args.variant or "v1"), None
     code = 0
