@@ -18,6 +18,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .config import load_config
+from .spec import enumerate_variants
+from .variant_roster import read_roster
 from .grade import DEFAULT_CACHE, grader_data
 from .submission import NOTEBOOK, submission_sha
 
@@ -43,12 +45,13 @@ def solution_sha(path: Path) -> str | None:
     return submission_sha(path)
 
 
-def already_graded(out: Path, sha: str | None) -> bool:
+def already_graded(out: Path, sha: str | None, variant: str = "v1") -> bool:
     try:
         extra = json.loads((out / "results.json").read_text())["extra_data"]
     except (OSError, ValueError, KeyError):
         return False
-    return extra.get("sha256") == sha and not extra.get("grader_error") and not extra.get("regrade")
+    return (extra.get("sha256") == sha and not extra.get("grader_error") and not extra.get("regrade")
+            and extra.get("variant", "v1") == variant)
 
 
 def run_worker(name: str, path: Path, out: Path, args: list[str], timeout: float) -> dict:
@@ -79,7 +82,7 @@ def run_worker(name: str, path: Path, out: Path, args: list[str], timeout: float
 
 def gradebook_row(name: str, out: Path, status: str, checks: list[str]) -> dict:
     row = {"submission": name, "status": status, "mark": "", "score": "", "test_accuracy": "",
-           "accuracy_verified": "", "seconds": "", **{c: "" for c in checks}}
+           "accuracy_verified": "", "seconds": "", "variant": "", "matches_variant": "", **{c: "" for c in checks}}
     try:
         results = json.loads((out / "results.json").read_text())
     except (OSError, ValueError):
@@ -89,7 +92,8 @@ def gradebook_row(name: str, out: Path, status: str, checks: list[str]) -> dict:
         row["status"] = "grader error"
     row.update(mark="" if extra.get("regrade") else extra.get("mark") or "none", score=results.get("score", ""),
                test_accuracy="" if extra.get("test_accuracy") is None else f"{extra['test_accuracy']:.4f}",
-               accuracy_verified=extra.get("accuracy_verified", ""), seconds=results.get("execution_time", ""))
+               accuracy_verified=extra.get("accuracy_verified", ""), seconds=results.get("execution_time", ""),
+               variant=extra.get("variant") or "", matches_variant=extra.get("matches_variant") or "")
     row.update({c: s for c, s in extra.get("checks", {}).items() if c in checks})
     return row
 
@@ -104,8 +108,10 @@ def write_gradebook(path: Path, rows: list[dict]) -> None:
 
 
 def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, force: bool = False,
-              cache: Path = DEFAULT_CACHE) -> int:
+              cache: Path = DEFAULT_CACHE, roster: Path | None = None) -> int:
     config = load_config(config_path)  # fail now on a bad config, not once per student
+    ids = list(enumerate_variants(config.practical, config.variants))
+    assigned = read_roster(roster, ids) if roster else None  # and on a bad roster
     grader_data(cache)  # build the MNIST cache once, before the workers race for it
     submissions = find_submissions(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -119,11 +125,14 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, force
 
     status: dict[str, str] = {}
     todo, skipped = [], 0
+    variant = {name: assigned.get(name) if assigned is not None else "v1" for name in submissions}
     for name, path in submissions.items():
         sha, sub_out = solution_sha(path), out / "submissions" / name
         if sha is None:
             status[name] = "no cnn.py found"
-        elif not force and already_graded(sub_out, sha):
+        elif variant[name] is None:
+            status[name] = "not in the roster"
+        elif not force and already_graded(sub_out, sha, variant[name]):
             status[name] = "graded"
             skipped += 1
         else:
@@ -135,8 +144,8 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, force
 
     book()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(run_worker, n, submissions[n], out / "submissions" / n, args, timeout): n
-                   for n in todo}
+        futures = {pool.submit(run_worker, n, submissions[n], out / "submissions" / n,
+                               [*args, "--variant", variant[n]], timeout): n for n in todo}
         for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="submission"):
             status[futures[future]] = future.result()["status"]
             book()
@@ -156,8 +165,12 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, force
     print(f"{len(submissions)} submissions ({skipped} already graded): "
           + ", ".join(f"{k}: {v}" for k, v in sorted(marks.items())))
     print(f"Gradebook: {out / 'gradebook.csv'}")
-    failed = [n for n, s in status.items() if s not in ("graded", "no cnn.py found")]
+    failed = [n for n, s in status.items() if s not in ("graded", "no cnn.py found", "not in the roster")]
     if failed:
         print(f"{len(failed)} submission(s) could not be graded: {', '.join(failed)}; rerun to retry them",
               file=sys.stderr)
-    return 1 if failed else 0
+    unlisted = [n for n, s in status.items() if s == "not in the roster"]
+    if unlisted:
+        print(f"{len(unlisted)} submission(s) have no line in {roster}, so no variant to grade against: "
+              f"{', '.join(unlisted)}; add them and rerun", file=sys.stderr)
+    return 1 if failed or unlisted else 0

@@ -4,6 +4,8 @@ torch is imported on first use, so that the command line can read DEFAULT_CACHE 
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -40,12 +42,13 @@ def grader_data(cache: Path = DEFAULT_CACHE) -> dict:
     return cached(cache / "mnist-u8.pt", build)
 
 
-def shape_cases(n: int, seed: int, cache: Path = DEFAULT_CACHE) -> list[dict]:
+def shape_cases(n: int, seed: int, own: list[dict], cache: Path = DEFAULT_CACHE) -> list[dict]:
     """shapes.make_cases, cached on disk: torch's answers on meta tensors cost about a second, most of it
-    importing sympy, and they depend only on (n, seed) and the torch version."""
+    importing sympy, and they depend only on (n, seed), the practical's `own` layers and the torch version."""
     import torch
 
     from . import shapes
 
-    return cached(cache / f"shape-cases-{n}-{seed}-torch-{torch.__version__}.pt", lambda: shapes.make_cases(n, seed))
-
+    layers = hashlib.sha256(json.dumps(own, sort_keys=True).encode()).hexdigest()[:12]
+    return cached(cache / f"shape-cases-{n}-{seed}-{layers}-torch-{torch.__version__}.pt",
+                  lambda: shapes.make_cases(n, seed, own))

@@ -1,38 +1,18 @@
 """The grader's own copy of the practical's network, and the diagnoses built on it.
 
-The student's weights are matched to the canonical layers by shape, then run through the canonical
-forward pass. Where that disagrees with what the student's model produced, the recorded activations
-of each layer say which step deviates.
+Every size, shape and hint comes from the spec (spec.Practical). The student's weights are matched to
+the canonical layers by shape, then run through the canonical forward pass. Where that disagrees with
+what the student's model produced, the recorded activations of each layer say which step deviates.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-PARAM_COUNTS = (1_103_539, 1_693_363)  # floor pooling (64x4x4) / ceil pooling (64x5x5)
-ROLES = {  # role -> accepted shapes, and what it is, for messages
-    "conv1.weight": [(25, 1, 12, 12)],
-    "conv1.bias": [(25,)],
-    "conv2.weight": [(64, 25, 5, 5)],
-    "conv2.bias": [(64,)],
-    "fc1.weight": [(1024, 1024), (1024, 1600)],
-    "fc1.bias": [(1024,)],
-    "fc2.weight": [(10, 1024)],
-    "fc2.bias": [(10,)],
-}
-ROLE_HINT = {
-    "conv1.weight": "25 filters of 1x12x12", "conv1.bias": "one bias per conv1 filter",
-    "conv2.weight": "64 filters of 25x5x5", "conv2.bias": "one bias per conv2 filter",
-    "fc1.weight": "1024 units, each connected to all 64x4x4 pooled values",
-    "fc1.bias": "one bias per fc1 unit", "fc2.weight": "10 outputs from the 1024 units",
-    "fc2.bias": "one bias per output",
-}
+from .spec import Conv, Practical, fmt
+
 ALLOWED_LEAVES = {"Conv2d", "MaxPool2d", "Linear", "ReLU", "Dropout", "Flatten", "Identity"}
 LAYER_COUNTS = {"Conv2d": 2, "MaxPool2d": 1, "Linear": 2}
-
-
-def fmt_shape(shape) -> str:
-    return "x".join(str(s) for s in shape)
 
 
 def close(a, b) -> bool:
@@ -42,54 +22,87 @@ def close(a, b) -> bool:
     return bool(torch.isfinite(a).all()) and (a - b).abs().max().item() <= 1e-4 + 1e-3 * b.abs().max().item()
 
 
-def match_params(params: list) -> tuple[dict, list[str]]:
+def match_params(params: list, practical: Practical) -> tuple[dict, list[str]]:
     """Map the student's [name, tensor] pairs onto the canonical roles by shape.
 
-    Returns (role -> tensor, problems). Shapes are distinct per role, so the order and names of the
-    student's layers do not matter.
+    Returns (role -> tensor, problems). The order and names of the student's layers do not matter.
+    Where two roles share a shape (conv1 and conv2 with as many filters, say), a bias goes with the
+    weight of its own module (`conv1.bias` with `conv1.weight`), else the first of that shape is taken.
     """
     by_shape = {}
     for name, tensor in params:
         by_shape.setdefault(tuple(tensor.shape), []).append((name, tensor))
-    weights, problems, used = {}, [], set()
-    for role, shapes in ROLES.items():
-        found = [(n, t) for s in shapes for n, t in by_shape.get(s, [])]
+    chosen, used = {}, set()
+    for role, shapes in practical.roles.items():  # weights first, so that biases can follow them
+        if not role.endswith(".weight"):
+            continue
+        found = [n for s in shapes for n, _ in by_shape.get(s, []) if n not in used]
         if found:
-            weights[role] = found[0][1].detach().float()
-            used.add(found[0][0])
+            chosen[role] = found[0]
+            used.add(found[0])
+    for role, shapes in practical.roles.items():
+        if role.endswith(".weight"):
+            continue
+        found = [n for s in shapes for n, _ in by_shape.get(s, []) if n not in used]
+        weight = chosen.get(role.removesuffix("bias") + "weight")
+        own = weight and weight.removesuffix("weight") + "bias"
+        if found:
+            chosen[role] = own if own in found else found[0]
+            used.add(chosen[role])
+    tensors = dict(params)
+    weights, problems = {}, []
+    for role, shapes in practical.roles.items():
+        if role in chosen:
+            weights[role] = tensors[chosen[role]].detach().float()
         else:
             problems.append(f"no parameter of shape {' or '.join(str(s) for s in shapes)} for {role}: "
-                            f"expected {ROLE_HINT[role]}")
+                            f"expected {practical.role_hints[role]}")
     for name, tensor in params:
         if name not in used:
             problems.append(f"unexpected parameter '{name}' of shape {tuple(tensor.shape)}")
     total = sum(t.numel() for _, t in params)
-    if total not in PARAM_COUNTS:
-        problems.insert(0, f"your model has {total:,} parameters, expected 1,103,539 "
-                           "(or 1,693,363 with pooling that rounds up to 64x5x5)")
+    if total not in practical.param_counts:
+        problems.insert(0, f"your model has {total:,} parameters, {practical.param_hint}")
     return weights, problems
 
 
-def stages(w: dict, x: torch.Tensor) -> dict:
+def convolve(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, conv: Conv) -> torch.Tensor:
+    """F.conv2d with the spec's stride and padding; 'same' padding is spelt out (before, after), as
+    PyTorch pads it: the same sums, without the warning an even kernel gives."""
+    if conv.padding == "same":
+        before = (conv.kernel - 1) // 2
+        after = conv.kernel - 1 - before
+        if before == after:
+            return F.conv2d(x, weight, bias, stride=conv.stride, padding=before)
+        return F.conv2d(F.pad(x, (before, after, before, after)), weight, bias, stride=conv.stride)
+    return F.conv2d(x, weight, bias, stride=conv.stride, padding=conv.padding)
+
+
+def conv1(w: dict, x: torch.Tensor, practical: Practical) -> torch.Tensor:
+    return convolve(x, w["conv1.weight"], w["conv1.bias"], practical.conv1)
+
+
+def stages(w: dict, x: torch.Tensor, practical: Practical) -> dict:
     """Every intermediate of the canonical network with weights `w`, in eval mode."""
-    s = {"conv1": F.conv2d(x, w["conv1.weight"], w["conv1.bias"], stride=2)}  # (B, 25, 9, 9)
+    c2, pool = practical.conv2, practical.pool
+    s = {"conv1": conv1(w, x, practical)}  # (B, *conv1_out)
     s["relu1"] = F.relu(s["conv1"])
-    s["conv2"] = F.conv2d(s["relu1"], w["conv2.weight"], w["conv2.bias"], padding=2)  # (B, 64, 9, 9)
+    s["conv2"] = convolve(s["relu1"], w["conv2.weight"], w["conv2.bias"], c2)  # (B, *conv2_out)
     s["relu2"] = F.relu(s["conv2"])
-    ceil = w["fc1.weight"].shape[1] == 1600
-    s["pool"] = F.max_pool2d(s["relu2"], 2, ceil_mode=ceil)  # (B, 64, 4, 4) or (B, 64, 5, 5)
-    s["fc1"] = F.linear(s["pool"].flatten(1), w["fc1.weight"], w["fc1.bias"])  # (B, 1024)
+    ceil = len(practical.flat_sizes) > 1 and w["fc1.weight"].shape[1] == practical.flat_sizes[1]
+    s["pool"] = F.max_pool2d(s["relu2"], pool.kernel, stride=pool.stride, ceil_mode=ceil)  # (B, *pool_outs[ceil])
+    s["fc1"] = F.linear(s["pool"].flatten(1), w["fc1.weight"], w["fc1.bias"])  # (B, fc1 units)
     s["relu3"] = F.relu(s["fc1"])
-    s["logits"] = F.linear(s["relu3"], w["fc2.weight"], w["fc2.bias"])  # (B, 10)
+    s["logits"] = F.linear(s["relu3"], w["fc2.weight"], w["fc2.bias"])  # (B, classes)
     return s
 
 
 @torch.no_grad()
-def predict(w: dict, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-    return torch.cat([stages(w, images[i:i + batch])["logits"] for i in range(0, len(images), batch)])
+def predict(w: dict, images: torch.Tensor, practical: Practical, batch: int = 1000) -> torch.Tensor:
+    return torch.cat([stages(w, images[i:i + batch], practical)["logits"] for i in range(0, len(images), batch)])
 
 
-def layer_problems(modules: list, records: list) -> list[str]:
+def layer_problems(modules: list, records: list, practical: Practical) -> list[str]:
     """Extra or missing layers, and per-layer output sizes, from the student's module tree."""
     problems = []
     leaves = [(n, c) for n, c in modules if not any(m.startswith(n + ".") for m, _ in modules)]
@@ -106,29 +119,22 @@ def layer_problems(modules: list, records: list) -> list[str]:
         outs = [r for r in records if r[1] == cls and r[3] is not None]
         return outs[i][3] if len(outs) > i else None
 
-    expect = [
-        ("conv1", first("Conv2d"), [(25, 9, 9)],
-         "the first convolution has kernel 12, stride 2 and no padding: (28 - 12) / 2 + 1 = 9"),
-        ("conv2", first("Conv2d", 1), [(64, 9, 9)],
-         "the second convolution keeps 9x9: 5x5 kernel, stride 1, 'same' padding (2 on each side)"),
-        ("pool", first("MaxPool2d"), [(64, 4, 4), (64, 5, 5)],
-         "one 2x2 max-pooling of 64x9x9 gives 64x4x4 (64x5x5 when it rounds up)"),
-        ("fc1", first("Linear"), [(1024,)], "fc1 has 1024 units"),
-    ]
+    where = {"conv1": ("Conv2d", 0), "conv2": ("Conv2d", 1), "pool": ("MaxPool2d", 0), "fc1": ("Linear", 0)}
+    expect = [(name, first(*where[name]), shapes, why) for name, shapes, why in practical.layer_hints]
     for name, out, shapes, why in expect:
         if out is not None and tuple(out.shape[1:]) not in shapes:
-            wanted = " or ".join(fmt_shape(s) for s in shapes)
-            problems.append(f"{name} output is {fmt_shape(out.shape[1:])}, expected {wanted}: {why}")
+            wanted = " or ".join(fmt(s) for s in shapes)
+            problems.append(f"{name} output is {fmt(out.shape[1:])}, expected {wanted}: {why}")
     return problems
 
 
-def behaviour_problems(w: dict, probe: torch.Tensor, records: list, probe_out) -> list[str]:
+def behaviour_problems(w: dict, probe: torch.Tensor, records: list, probe_out, practical: Practical) -> list[str]:
     """Compare the student's model with the canonical one holding the same weights.
 
     Each step is checked on the student's own input to that step, so one mistake is reported once,
     at the layer where it happens.
     """
-    ref = stages(w, probe)
+    ref = stages(w, probe, practical)
     if close(probe_out, ref["logits"]):
         return []
     rec = {}
@@ -144,8 +150,8 @@ def behaviour_problems(w: dict, probe: torch.Tensor, records: list, probe_out) -
     problems = []
     if not close(c1_in, probe):
         problems.append("conv1 does not receive the input image unchanged")
-    if not close(c1, F.conv2d(c1_in, w["conv1.weight"], w["conv1.bias"], stride=2)):
-        problems.append("conv1 does not compute a stride-2 convolution without padding of its input")
+    if not close(c1, conv1(w, c1_in, practical)):
+        problems.append(f"conv1 does not compute a {conv_phrase(practical.conv1)} of its input")
     steps = [
         ("conv1", "conv2", c1, c2_in),
         ("conv2", "the max-pooling", c2, p_in),
@@ -196,7 +202,13 @@ def output_transform(out, logits) -> str:
     return "the model's output is not fc2's output: return the logits unchanged"
 
 
-def oracle_activations(w: dict, images: torch.Tensor) -> torch.Tensor:
-    """Post-ReLU conv1 activations (N, 25, 9, 9) of the student's trained first layer."""
+def conv_phrase(conv: Conv) -> str:
+    """e.g. 'stride-2 convolution without padding'."""
+    pad = {0: "without padding", "same": "with 'same' padding"}.get(conv.padding, f"with padding {conv.padding}")
+    return f"stride-{conv.stride} convolution {pad}"
+
+
+def oracle_activations(w: dict, images: torch.Tensor, practical: Practical) -> torch.Tensor:
+    """Post-ReLU conv1 activations (N, *conv1_out) of the student's trained first layer."""
     with torch.no_grad():
-        return F.relu(F.conv2d(images, w["conv1.weight"], w["conv1.bias"], stride=2))
+        return F.relu(conv1(w, images, practical))

@@ -175,19 +175,27 @@ def main(job_dir: str) -> None:
         rec.phase("done")  # not reached if the student's code ends the process
 
 
-def stand_in_model() -> torch.nn.Module:
-    """The practical's network, used only to see whether train() and top_patches() exist when
-    build_model() fails. Nothing it produces is graded."""
+def stand_in_model(practical: dict) -> torch.nn.Module:
+    """The practical's network (from the spec in job.pt), used only to see whether train() and
+    top_patches() exist when build_model() fails. Nothing it produces is graded."""
     from torch import nn
-    return nn.Sequential(nn.Conv2d(1, 25, 12, stride=2), nn.ReLU(), nn.Conv2d(25, 64, 5, padding=2), nn.ReLU(),
-                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
+
+    net, derived = practical["spec"]["network"], practical["derived"]
+    channels = practical["spec"]["dataset"]["input"][0]
+    c1, c2, pool, units = net["conv1"], net["conv2"], net["pool"], net["fc1"]["units"]
+
+    def conv(c_in, c):
+        return nn.Conv2d(c_in, c["filters"], c["kernel"], stride=c["stride"], padding=c["padding"])
+    return nn.Sequential(conv(channels, c1), nn.ReLU(), conv(c1["filters"], c2), nn.ReLU(),
+                         nn.MaxPool2d(pool["kernel"], stride=pool["stride"]), nn.Flatten(),
+                         nn.Linear(derived["flat_sizes"][0], units), nn.ReLU(), nn.Linear(units, net["classes"]))
 
 
 def probe_unimplemented(mod, job: dict, rec: Recorder) -> None:
     """Record a NotImplementedError from train() or top_patches(), so feedback names every missing function."""
     from assignment.data import TensorMNIST, normalise
 
-    model = stand_in_model()
+    model = stand_in_model(job["practical"])
     tiny = TensorMNIST(normalise(job["train_x"][:100]), job["train_y"][:100])
     calls = {"train": lambda: mod.train(model, tiny, tiny, iterations=2, log_every=1),
              "top_patches": lambda: mod.top_patches(model, normalise(job["patch_x"][:10]), [0], k=2)}
@@ -216,12 +224,14 @@ def run_phases(mod, job: dict, rec: Recorder, timed) -> None:
         probe_unimplemented(mod, job, rec)
         return
 
+    image = job["practical"]["spec"]["dataset"]["input"]  # (C, H, W)
+
     def model_io():
         model.eval()
         shapes = {}
         with torch.no_grad():
             for b in (1, 7):
-                out = model(torch.randn(b, 1, 28, 28))
+                out = model(torch.randn(b, *image))
                 shapes[b] = list(out.shape) if isinstance(out, torch.Tensor) else describe(out)
         rec.data["model_io"] = shapes
         rec.data["param_count_initial"] = sum(p.numel() for p in model.parameters())

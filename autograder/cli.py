@@ -1,8 +1,8 @@
-"""Command line: `python -m autograder grade SUBMISSION` and `python -m autograder grade-all FOLDER`.
+"""Command line: `python -m autograder grade SUBMISSION`, `grade-all FOLDER`, `spec`, `release`, `otter`.
 
-Thin: it parses arguments and forwards to grade.py, report.py, batch.py, similarity.py, release.py and
-otter_zip.py.
-`grade` exits GRADED (whatever the mark), REGRADE (inconclusive: the machine was too busy) or GRADER_FAILED.
+Thin: it parses arguments and forwards to grade.py, report.py, batch.py, similarity.py, spec.py, release.py
+and otter_zip.py. `grade` exits GRADED (whatever the mark), REGRADE (inconclusive: the machine was too busy)
+or GRADER_FAILED.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .caches import DEFAULT_CACHE
 from .config import DEFAULT_CONFIG, ConfigError, load_config
+from .spec import SpecError
 
 GRADED, GRADER_FAILED, REGRADE = 0, 2, 3  # `grade`'s exit codes
 
@@ -27,16 +28,21 @@ def cmd_grade(args) -> int:
     from .submission import SubmissionError, submission_sha
 
     config = load_config(args.config)
+    practical = variant_practical(config, args.variant)  # an unknown variant is refused before grading
+    if config.variants and not args.variant:
+        print(f"note: {config.path} has variants; grading against v1, the spec as written "
+              "(--variant ID for another)", file=sys.stderr)
     out = Path(args.out)
-    result, ctx = GradeResult(str(args.submission), ""), None
+    result, ctx = GradeResult(str(args.submission), "", variant=args.variant or "v1"), None
     code = GRADED
     try:
-        result, extra = grade.grade(args.submission, config, cache=Path(args.cache), threads=args.threads,
-                                    hide=[out], live=live)
+        result, extra = grade.grade(args.submission, config, variant=args.variant, cache=Path(args.cache),
+                                    threads=args.threads, hide=[out], live=live)
         ctx = extra["ctx"]
     except (grade.NoSubmission, SubmissionError) as err:  # nothing to grade: the student's problem
         result.sha256 = submission_sha(args.submission) or ""
-        result.checks = [CheckResult(n, s.title, ERROR, [str(err)], s.visibility) for n, s in config.checks.items()]
+        result.checks = [CheckResult(n, s.title_for(practical), ERROR, [str(err)], s.visibility)
+                         for n, s in config.checks.items()]
     except GraderStopped as err:  # the sandbox is already ended; say so without a traceback
         result.grader_error = str(err)
     except Exception:
@@ -55,11 +61,37 @@ def cmd_grade(args) -> int:
     return code
 
 
+def variant_practical(config, variant: str | None):
+    from .spec import variant_spec
+
+    try:
+        return variant_spec(config.practical, config.variants, variant)
+    except SpecError as err:
+        raise ConfigError(f"{config.path}: {err}") from err
+
+
 def cmd_grade_all(args) -> int:
     from .batch import grade_all
 
     return grade_all(Path(args.folder), Path(args.out), config_path=args.config, jobs=args.jobs, force=args.force,
-                     cache=Path(args.cache))
+                     cache=Path(args.cache), roster=Path(args.roster) if args.roster else None)
+
+
+def cmd_spec(args) -> int:
+    from .spec import enumerate_variants, field_value, table
+
+    config = load_config(args.config)
+    practical = variant_practical(config, args.variant)
+    title = f"variant {args.variant}" if args.variant else "the spec as written" + (" (v1)" if config.variants else "")
+    print(f"{config.path}: {title}\n")
+    print(table(practical))
+    if config.variants:
+        choices = "; ".join(f"{f}: {', '.join(map(str, v))}" for f, v in config.variants.items())
+        print(f"\nvariants ({choices}):")
+        for vid, p in enumerate_variants(config.practical, config.variants).items():
+            values = ", ".join(f"{f}={field_value(p, f)}" for f in config.variants)
+            print(f"  {vid}: {values}; {p.param_counts[0]:,} parameters")
+    return 0
 
 
 def cmd_similarity(args) -> int:
@@ -121,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default="grading-out", help="folder for the reports (default: %(default)s)")
     g.add_argument("--threads", type=int, default=None, help="torch threads for the student's code "
                    "(default: the cores available, at most 4)")
+    g.add_argument("--variant", default=None, help="the student's variant of the spec, e.g. v2 (default: v1, "
+                   "the spec as written; `spec` lists them)")
     common(g)
     g.set_defaults(run=cmd_grade)
 
@@ -129,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", required=True, help="folder for the gradebook and one report folder per submission")
     a.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default: %(default)s)")
     a.add_argument("--force", action="store_true", help="regrade submissions that already have results")
+    a.add_argument("--roster", default=None, help="CSV with header student,variant: each student's variant, "
+                   "the student matching the submission's name in FOLDER (default: none, everyone v1)")
     common(a)
     a.set_defaults(run=cmd_grade_all)
 
@@ -143,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threshold", type=float, default=0.5, help="similarity from which the page lists a pair and "
                    "shows it side by side (default: %(default)s)")
     s.set_defaults(run=cmd_similarity)
+
+    p = sub.add_parser("spec", help="print the practical's derived table (layers, sizes, parameters) and variants")
+    p.add_argument("--config", default=str(DEFAULT_CONFIG), help="grading config (default: %(default)s)")
+    p.add_argument("--variant", default=None, help="show this variant instead of the spec as written (default: v1)")
+    p.set_defaults(run=cmd_spec)
 
     r = sub.add_parser("release", help="write the student template repository for GitHub Classroom")
     r.add_argument("out_dir", help="a new (or empty) folder for the template")

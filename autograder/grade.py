@@ -13,17 +13,17 @@ import time
 from pathlib import Path
 
 from assignment import data as mnist
-from assignment.solution import find_solution
 
 from . import provenance, sandbox
 from .caches import DEFAULT_CACHE, grader_data, shape_cases
 from .config import Config
+from .early import EarlyVerdicts
 from .hiding import REPO, hidden_paths
 from .job import load_results, prepare_job
-from .early import EarlyVerdicts
 from .judging import Context, StudentError, judge, one_message_per_cause
 from .marking import mark_for
 from .results import GradeResult
+from .spec import enumerate_variants, variant_spec
 from .submission import find_submission, hand_in, submission_sha
 from .watch import OVERLOAD
 
@@ -33,28 +33,32 @@ class NoSubmission(Exception):
     other missing file, which is the grader's."""
 
 
-def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE, hide: list[Path] = (),
-          threads: int | None = None, live=None) -> tuple[GradeResult, dict]:
-    """Grade one submission. Returns the result and the artefacts the reports draw from. With `live`
-    (a live.Live), each verdict is shown as soon as it is known, and train()'s steps as a bar."""
+def grade(submission: str | Path, config: Config, *, variant: str | None = None, cache: Path = DEFAULT_CACHE,
+          hide: list[Path] = (), threads: int | None = None, live=None) -> tuple[GradeResult, dict]:
+    """Grade one submission against `variant` of the config's spec (None: the spec as written, v1).
+    Returns the result and the artefacts the reports draw from. With `live` (a live.Live), each verdict
+    is shown as soon as it is known, and train()'s steps as a bar."""
     start = time.monotonic()
+    variants = enumerate_variants(config.practical, config.variants)
+    practical = variant_spec(config.practical, config.variants, variant)  # refuses an unknown id
+    variant = variant or "v1"
     try:
         solution = find_submission(submission)  # a cnn.py, or a notebook whose definitions are graded as one
     except FileNotFoundError as err:
         raise NoSubmission(str(err)) from None
     handed_in = hand_in(solution)
-    result = GradeResult(str(submission), submission_sha(solution), notes=handed_in.notes)
+    result = GradeResult(str(submission), submission_sha(solution), notes=handed_in.notes, variant=variant)
     data = grader_data(cache)
     level = sandbox.available_level()
     uid = sandbox.new_uid() if level == "root" else None
     threads = threads or max(1, min(4, len(os.sched_getaffinity(0))))
-    cases = shape_cases(config.output_shape.cases, config.output_shape.seed, cache)
-    job, keep = prepare_job(handed_in.code, config, data, cases, threads, uid)
+    cases = shape_cases(config.output_shape.cases, config.output_shape.seed, practical.shape_cases, cache)
+    job, keep = prepare_job(handed_in.code, config, practical, data, cases, threads, uid)
     test_images = mnist.normalise(data["test_x"])
 
     def context(res, outcome):
-        return Context(config, res, outcome, cases, keep["probe"], test_images, data["test_y"], keep["perm"],
-                       test_images[:config.top_patches.images])
+        return Context(config, practical, res, outcome, cases, keep["probe"], test_images, data["test_y"],
+                       keep["perm"], test_images[:config.top_patches.images], variant=variant, variants=variants)
 
     early = EarlyVerdicts(keep["results"], lambda res: context(res, sandbox.Outcome(returncode=None)), config, live)
 
@@ -89,7 +93,11 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
                 live.verdict(check)
     if outcome.timed_out and outcome.stopped_in_training == OVERLOAD:
         result.regrade = ctx.death()
-    result.mark = None if result.regrade else mark_for(result.checks, config)
+    try:
+        result.matches_variant = ctx.matching_variant
+    except StudentError:
+        pass
+    result.mark = None if result.regrade else mark_for(result.checks, config, other_variant=ctx.other_variant())
     try:
         result.test_accuracy, result.accuracy_verified = ctx.accuracy
     except StudentError:

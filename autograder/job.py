@@ -2,6 +2,7 @@
 reading back what the child wrote, through torch's safe loader only."""
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -14,13 +15,20 @@ import assignment
 from assignment import data as mnist
 
 from .config import Config
+from .spec import Practical
 
 MAX_RESULTS_BYTES = 256 * 2**20
+PRACTICAL_JSON = "practical.json"  # = spec.Practical.student_facts(), as a student template carries it
 
 
-def prepare_job(code: bytes, config: Config, data: dict, cases: list, threads: int,
+def prepare_job(code: bytes, config: Config, practical: Practical, data: dict, cases: list, threads: int,
                 uid: int | None) -> tuple[Path, dict]:
-    """A private folder with the submission's code as cnn.py, the public helpers, the child script and its inputs."""
+    """A private folder with the submission's code as cnn.py, the public helpers, the child script and its
+    inputs.
+
+    The graded variant's facts go in as assignment/practical.json, written here from the spec: a
+    solution that builds its network from them builds the graded one, and a practical.json handed in
+    with the submission is never copied."""
     base = Path(tempfile.mkdtemp(prefix="cnn-grader-"))
     base.chmod(0o711)  # others may enter but not list: the job folder's name is the secret
     job = base / secrets.token_hex(12)
@@ -29,9 +37,12 @@ def prepare_job(code: bytes, config: Config, data: dict, cases: list, threads: i
         (job / sub).mkdir()
     (job / "submission" / "cnn.py").write_bytes(code)
     pkg = Path(assignment.__file__).parent
-    for py in ("__init__.py", "data.py", "solution.py", "plots.py"):
-        if (pkg / py).is_file():
-            shutil.copy(pkg / py, job / "lib" / "assignment" / py)
+    for py in sorted(pkg.glob("*.py")):
+        if py.name != "cnn.py":  # the public helpers; the stub is no helper
+            shutil.copy(py, job / "lib" / "assignment" / py.name)
+    facts = json.dumps(practical.student_facts(), indent=2)
+    for folder in ("lib/assignment", "submission"):  # beside the helpers, and beside cnn.py as in a template
+        (job / folder / PRACTICAL_JSON).write_text(facts)
     shutil.copy(Path(__file__).with_name("child.py"), job / "child.py")
 
     order_seed = secrets.randbits(62)  # fresh for every grading; recorded once the child has ended
@@ -44,7 +55,7 @@ def prepare_job(code: bytes, config: Config, data: dict, cases: list, threads: i
         "shape_cases": [{k: v for k, v in c.items() if k != "expected"} for c in cases],
         "train_x": data["train_x"], "train_y": data["train_y"], "valid_x": data["valid_x"],
         "valid_y": data["valid_y"], "test_x": data["test_x"][perm], "patch_x": data["test_x"][:tp.images],
-        "probe_x": probe_images(data),
+        "probe_x": probe_images(data, practical), "practical": practical.student_facts(),
     }
     torch.save(spec, job / "job.pt")
     if uid is not None:
@@ -55,10 +66,10 @@ def prepare_job(code: bytes, config: Config, data: dict, cases: list, threads: i
                  "order_seed": order_seed}
 
 
-def probe_images(data: dict) -> torch.Tensor:
+def probe_images(data: dict, practical: Practical) -> torch.Tensor:
     """Inputs on which the student's model and the canonical one must agree: 4 digits and 4 noise images."""
     digits = mnist.normalise(data["valid_x"][:4])
-    noise = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    noise = torch.randn(4, *practical.input, generator=torch.Generator().manual_seed(0))
     return torch.cat([digits, noise])
 
 

@@ -16,6 +16,7 @@ import torch
 from . import canonical, sandbox, watch
 from .config import Config
 from .results import ERROR, FAILED, GRADER_ERROR, INCONCLUSIVE, PASSED, CheckResult
+from .spec import Practical, differences
 
 CHECKS_DIR = Path(__file__).resolve().with_name("checks")
 GRADER_FAULT = "the grader could not run this check (not your fault); your instructor has been told"
@@ -50,14 +51,17 @@ class CheckFailed(Exception):
 class Context:
     """Everything the hidden checks may look at. Built in the grader's process only."""
     config: Config
+    practical: Practical  # the spec graded against: the student's variant
     res: dict  # what the child returned: claims, to verify
     outcome: sandbox.Outcome
     cases: list  # output_shape cases with torch's answers
-    probe: torch.Tensor  # (8, 1, 28, 28) float
+    probe: torch.Tensor  # (8, *input) float
     test_images: torch.Tensor  # normalised, in the official order
     test_labels: torch.Tensor
     perm: torch.Tensor  # the order in which the child saw the test images
     patch_images: torch.Tensor
+    variant: str = "v1"  # the id of `practical` among the config's variants
+    variants: dict = field(default_factory=dict)  # id -> Practical: every variant of the config
     notes: list = field(default_factory=list)
 
     # --- what the student's code did, phase by phase ---
@@ -132,15 +136,43 @@ class Context:
     # --- verdicts shared by several checks ---
     @cached_property
     def weights(self) -> tuple[dict, list[str]]:
-        return canonical.match_params(self.require("inspect", "params"))
+        return canonical.match_params(self.require("inspect", "params"), self.practical)
+
+    @cached_property
+    def matching_variant(self) -> str | None:
+        """The variant whose every parameter shape the student's network has: the assigned one if it
+        fits, else the first other that does (another variant's solution), else None."""
+        params = self.require("inspect", "params")
+        for vid, practical in {self.variant: self.practical, **self.variants}.items():
+            weights, _ = canonical.match_params(params, practical)
+            if len(weights) == len(practical.roles):
+                return vid
+        return None
+
+    def other_variant(self) -> str | None:
+        """Another variant's id when the student's network is that variant's, not theirs."""
+        try:
+            match = self.matching_variant
+        except StudentError:
+            return None
+        return match if match not in (None, self.variant) else None
 
     @cached_property
     def architecture_problems(self) -> list[str]:
         weights, problems = self.weights
-        problems = problems + canonical.layer_problems(self.res.get("modules", []), self.res.get("records", []))
-        if len(weights) == len(canonical.ROLES) and not problems:
-            problems += canonical.behaviour_problems(weights, self.probe, self.res.get("records", []),
-                                                     self.res.get("probe_out"))
+        records = self.res.get("records", [])
+        problems = problems + canonical.layer_problems(self.res.get("modules", []), records, self.practical)
+        if len(weights) == len(self.practical.roles) and not problems:
+            problems += canonical.behaviour_problems(weights, self.probe, records, self.res.get("probe_out"),
+                                                     self.practical)
+        other = self.other_variant()
+        if other:
+            diff = differences(self.variants[other], self.practical)
+            theirs = ", ".join(f"{f} {a}" for f, a, _ in diff)
+            ours = ", ".join(f"{f} {b}" for f, _, b in diff)
+            problems.insert(0, f"your network is that of variant {other} ({theirs}), but your assigned variant "
+                               f"is {self.variant} ({ours}): build the network of variant {self.variant}, as "
+                               "your handout describes it")
         return problems
 
     @cached_property
@@ -149,14 +181,15 @@ class Context:
         student's weights, which behaves exactly like theirs; else from the logits the child reported."""
         try:
             if not self.architecture_problems:
-                logits = canonical.predict(self.weights[0], self.test_images)
+                logits = canonical.predict(self.weights[0], self.test_images, self.practical)
                 return (logits.argmax(1) == self.test_labels).float().mean().item(), True
         except StudentError:
             pass
         logits = self.require("evaluate", "test_logits")
-        if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (len(self.perm), 10):
+        want = (len(self.perm), self.practical.classes)
+        if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != want:
             raise StudentError(f"the model's output on the test images has shape "
-                               f"{tuple(getattr(logits, 'shape', ()))}, expected ({len(self.perm)}, 10)")
+                               f"{tuple(getattr(logits, 'shape', ()))}, expected {want}")
         return (logits.argmax(1) == self.test_labels[self.perm]).float().mean().item(), False
 
 
@@ -246,7 +279,7 @@ def judge(ctx: Context, names: list[str] | None = None) -> tuple[list[CheckResul
         if v is None:
             plugin.grader_errors.append(f"no hidden check ran for '{name}'")
             v = {"status": GRADER_ERROR, "messages": [GRADER_FAULT]}
-        checks.append(CheckResult(name, spec.title, v["status"], v["messages"], spec.visibility))
+        checks.append(CheckResult(name, spec.title_for(ctx.practical), v["status"], v["messages"], spec.visibility))
     return checks, plugin.grader_errors
 
 

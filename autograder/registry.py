@@ -2,7 +2,7 @@
 
 A check is a file `checks/test_NAME.py` with a function `test_NAME(ctx)` and a module-level
 `TITLE = "..."`, its default title, which may quote the spec's facts (`{input}`, `{classes}`, ...; see
-`facts`). The file's docstring says when it passes. Files are read, not imported, so that loading a
+`facts`); its docstring says when it passes. Files are read, not imported, so that loading a
 config (and `python -m autograder spec`) needs no torch. grading.yml holds only the policy.
 """
 from __future__ import annotations
@@ -24,7 +24,6 @@ class RegistryError(ValueError):
 class CheckInfo:
     name: str  # from the file name: checks/test_NAME.py
     title: str  # default title, a template over `facts`
-    doc: str  # when it passes
     file: Path
 
 
@@ -65,5 +64,5 @@ def discover(folder: Path = CHECKS_DIR) -> dict[str, CheckInfo]:
                                 f'TITLE = "..."')
         if not any(isinstance(n, ast.FunctionDef) and n.name == f"test_{name}" for n in tree.body):
             raise RegistryError(f"{file.name}: a check file holds a function test_{name}(ctx)")
-        found[name] = CheckInfo(name, title, (ast.get_docstring(tree) or "").strip(), file)
+        found[name] = CheckInfo(name, title, file)
     return found

@@ -50,7 +50,8 @@ def gradescope(result: GradeResult, config: Config) -> dict:
                        "checks": {c.name: c.status for c in result.checks}, "isolation": result.isolation,
                        "provenance": result.provenance,
                        "child": {k: v for k, v in result.child.items() if not k.endswith("_tail")},
-                       "grader_error": result.grader_error, "regrade": result.regrade},
+                       "grader_error": result.grader_error, "regrade": result.regrade, "variant": result.variant,
+                       "matches_variant": result.matches_variant},
     }
 
 
@@ -103,7 +104,8 @@ def figures(result: GradeResult, ctx) -> dict[str, bytes]:
     todo = []
     if "conv1.weight" in weights:
         todo.append(("filters", "plot_filters", (weights["conv1.weight"],)))
-        if getattr(got, "shape", None) is not None and tuple(got.shape) == (len(tp.filters), tp.k, 12, 12):
+        size = ctx.practical.patch["size"]
+        if getattr(got, "shape", None) is not None and tuple(got.shape) == (len(tp.filters), tp.k, size, size):
             todo.append(("patches", "plot_patches", (got, list(tp.filters))))
     if result.history:
         todo.append(("curves", "plot_curves", (result.history,)))

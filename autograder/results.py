@@ -35,6 +35,8 @@ class GradeResult:
     child: dict = field(default_factory=dict)  # exit code, timed_out, stdout/stderr tails, phase reached
     history: list[dict] = field(default_factory=list)  # the student's training history, validated
     grader_error: str | None = None  # set only when the grader itself failed
+    variant: str | None = None  # the spec's variant graded against (the student's assigned one)
+    matches_variant: str | None = None  # the variant whose parameter shapes the network has, if any
     notes: list[str] = field(default_factory=list)  # about the hand-in: what was taken from a notebook
     regrade: str | None = None  # set when the result is inconclusive (an overloaded machine): why
 

@@ -1,4 +1,7 @@
-"""Layer settings for the output_shape check, and torch's own answer for each."""
+"""Layer settings for the output_shape check, and torch's own answer for each.
+
+The practical's own layers come from the spec (spec.Practical.shape_cases); the rest are random.
+"""
 from __future__ import annotations
 
 import random
@@ -7,14 +10,6 @@ import warnings
 import torch
 from torch import nn
 
-PRACTICAL = [  # the practical's own layers
-    {"layer": "Conv2d", "kwargs": {"in_channels": 1, "out_channels": 25, "kernel_size": 12, "stride": 2},
-     "in_shape": [1, 28, 28]},
-    {"layer": "Conv2d", "kwargs": {"in_channels": 25, "out_channels": 64, "kernel_size": 5, "padding": "same"},
-     "in_shape": [25, 9, 9]},
-    {"layer": "MaxPool2d", "kwargs": {"kernel_size": 2}, "in_shape": [64, 9, 9]},
-    {"layer": "MaxPool2d", "kwargs": {"kernel_size": 2, "ceil_mode": True}, "in_shape": [64, 9, 9]},
-]
 HUGE = [  # far too big to run: only an answer computed from the settings comes back
     {"layer": "Conv2d", "kwargs": {"in_channels": 3, "out_channels": 8, "kernel_size": 7, "stride": 3},
      "in_shape": [3, 60_000, 50_000]},
@@ -63,14 +58,14 @@ def random_case(rng: random.Random) -> dict:
     return {"layer": "MaxPool2d", "kwargs": kwargs, "in_shape": [c, h, w]}
 
 
-def make_cases(n: int, seed: int) -> list[dict]:
-    """The practical's layers, `n` random valid settings, two huge inputs, and two wrong layer types.
+def make_cases(n: int, seed: int, own: list[dict]) -> list[dict]:
+    """The practical's `own` layers, `n` random valid settings, two huge inputs, and two wrong layer types.
 
     Each case gets "expected": torch's (C, H, W), or None where a TypeError is expected.
     """
     rng = random.Random(seed)
-    cases = [dict(c) for c in PRACTICAL]
-    while len(cases) < len(PRACTICAL) + n:
+    cases = [dict(c) for c in own]
+    while len(cases) < len(own) + n:
         case = random_case(rng)
         case["expected"] = torch_answer(case)
         if case["expected"] is not None:

@@ -385,6 +385,27 @@ def variant_spec(base: Practical, variants: dict[str, list], vid: str | None) ->
     return known[vid]
 
 
+def field_value(practical: Practical, field: str):
+    """The value of a network field such as "conv1.filters"."""
+    node = practical.as_dict()["network"]
+    for part in field.split("."):
+        node = node[part]
+    return node
+
+
+def differences(a: Practical, b: Practical) -> list[tuple[str, object, object]]:
+    """(field, value in a, value in b) for each network field where the two specs differ, e.g.
+    ("fc1.units", 512, 1024)."""
+    def flat(node, prefix=""):
+        for key, value in node.items():
+            if isinstance(value, dict):
+                yield from flat(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}", value
+    left, right = dict(flat(a.as_dict()["network"])), dict(flat(b.as_dict()["network"]))
+    return [(f, left[f], right[f]) for f in left if left[f] != right[f]]
+
+
 def table(practical: Practical) -> str:
     """The derived table that `python -m autograder spec` prints."""
     rows = [("layer", "what", "output", "parameters")]

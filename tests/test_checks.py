@@ -14,7 +14,8 @@ CONFIG = load_config()  # 4000 iterations, an entry every 500
 def ctx_with_losses(losses):
     history = [{"iteration": 500 * (i + 1), "loss": loss, "train_accuracy": 0.9, "valid_accuracy": 0.9}
                for i, loss in enumerate(losses)]
-    return SimpleNamespace(config=CONFIG, res={"optimizer_steps": 4000}, require=lambda phase, key: history)
+    return SimpleNamespace(config=CONFIG, practical=CONFIG.practical, res={"optimizer_steps": 4000},
+                           require=lambda phase, key: history)
 
 
 def test_converged_noisy_losses_pass():

@@ -17,7 +17,7 @@ FAST = Path(__file__).resolve().parent / "grading-fast.yml"
 def bare_context(res: dict) -> Context:
     config = load_config(FAST)
     empty = torch.zeros(0, 1, 28, 28)
-    return Context(config, res, Outcome(0), cases=[], probe=empty, test_images=empty,
+    return Context(config, config.practical, res, Outcome(0), cases=[], probe=empty, test_images=empty,
                    test_labels=torch.zeros(0, dtype=torch.long), perm=torch.zeros(0, dtype=torch.long),
                    patch_images=empty)
 

@@ -11,9 +11,9 @@ def test_top_patches(ctx):
     weights, _ = ctx.weights
     if "conv1.weight" not in weights or "conv1.bias" not in weights:
         raise StudentError("top_patches cannot be checked: the model has no first convolution with "
-                           "25 filters of 1x12x12 and a bias")
+                           f"{ctx.practical.role_hints['conv1.weight']} and a bias")
     tp = ctx.config.top_patches
-    acts = oracle_activations(weights, ctx.patch_images)
-    problems = patches.judge(got, acts, ctx.patch_images, list(tp.filters), tp.k)
+    acts = oracle_activations(weights, ctx.patch_images, ctx.practical)
+    problems = patches.judge(got, acts, ctx.patch_images, list(tp.filters), tp.k, patches.Window.of(ctx.practical))
     if problems:
         raise CheckFailed(problems)
