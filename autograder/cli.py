@@ -1,6 +1,7 @@
 """Command line: `python -m autograder grade SUBMISSION` and `python -m autograder grade-all FOLDER`.
 
-Thin: it parses arguments and forwards to grade.py, report.py, batch.py, release.py and otter_zip.py.
+Thin: it parses arguments and forwards to grade.py, report.py, batch.py, release.py, variants.py and
+otter_zip.py.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def cmd_grade(args) -> int:
     result, ctx = GradeResult(str(args.submission), ""), None
     code = 0
     try:
-        result, extra = grade.grade(args.submission, config, cache=Path(args.cache), threads=args.threads,
+        result, extra = grade.grade(args.submission, config, cache=Path(args.cache or grade.DEFAULT_CACHE), threads=args.threads,
                                     hide=[out])
         ctx = extra["ctx"]
     except FileNotFoundError as err:  # nothing to grade: the student's problem, reported as such
@@ -41,21 +42,35 @@ def cmd_grade(args) -> int:
 
 def cmd_grade_all(args) -> int:
     from .batch import grade_all
+    from .grade import DEFAULT_CACHE
 
     return grade_all(Path(args.folder), Path(args.out), config_path=args.config, jobs=args.jobs, force=args.force,
-                     cache=Path(args.cache))
+                     cache=Path(args.cache or DEFAULT_CACHE))
 
 
 def cmd_release(args) -> int:
     from .release import ReleaseError, write_template
 
     try:
-        files = write_template(Path(args.out_dir), load_config(args.config))
+        files = write_template(Path(args.out_dir), load_config(args.config), args.variant)
     except ReleaseError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"Wrote the student template ({len(files)} files) to {args.out_dir}/; "
+    what = f"the template of variant {args.variant}" if args.variant else "the student template"
+    print(f"Wrote {what} ({len(files)} files) to {args.out_dir}/; "
           "push it to GitHub and mark it as a template repository (docs/instructors.md)")
+    return 0
+
+
+def cmd_variants(args) -> int:
+    from .variants import VariantsError, write_variants
+
+    try:
+        written = write_variants(Path(args.roster), Path(args.secret_file), Path(args.out), load_config(args.config))
+    except VariantsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(written.summary())
     return 0
 
 
@@ -73,15 +88,15 @@ def cmd_otter(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .grade import DEFAULT_CACHE
-
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p):
         p.add_argument("--config", default=str(DEFAULT_CONFIG), help="grading config (default: %(default)s)")
-        p.add_argument("--cache", default=str(DEFAULT_CACHE),
-                       help="where the grader keeps its MNIST tensors (default: %(default)s)")
+        # the default is the grader's (grade.DEFAULT_CACHE), looked up only when grading: release and
+        # variants run without torch
+        p.add_argument("--cache", default=None, help="where the grader keeps its MNIST tensors "
+                       "(default: ~/.cache/cnn-practical/grader)")
 
     g = sub.add_parser("grade", help="grade one submission")
     g.add_argument("submission", help="a cnn.py, a folder holding one, or a student repo with assignment/cnn.py")
@@ -102,8 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("release", help="write the student template repository for GitHub Classroom")
     r.add_argument("out_dir", help="a new (or empty) folder for the template")
     r.add_argument("--config", default=str(DEFAULT_CONFIG),
-                   help="grading config whose points the workflow reports (default: %(default)s)")
+                   help="grading config: its spec and the points the workflow reports (default: %(default)s)")
+    r.add_argument("--variant", default=None, metavar="ID",
+                   help="the template of this variant of the spec (v1, v2, ...; default: the spec as written)")
     r.set_defaults(run=cmd_release)
+
+    v = sub.add_parser("variants", help="assign each student of a roster a variant, and write one template per variant")
+    v.add_argument("roster", help="CSV with a header and a column 'student' (GitHub username or id)")
+    v.add_argument("--secret-file", required=True, metavar="F",
+                   help="file holding the key of the assignment: the same key always gives the same variants")
+    v.add_argument("--out", required=True, metavar="DIR",
+                   help="a new folder for variants.csv (the mapping to keep) and templates/vN/")
+    v.add_argument("--config", default=str(DEFAULT_CONFIG), help="grading config with the spec and its "
+                   "variants (default: %(default)s)")
+    v.set_defaults(run=cmd_variants)
 
     o = sub.add_parser("otter", help="build an otter-grader autograder zip (Gradescope) that runs this grader")
     o.add_argument("out_zip", help="the zip to write, e.g. autograder.zip")
