@@ -74,7 +74,8 @@ def read_roster(path: Path) -> list[str]:
                             f"columns, one of them '{STUDENT_COLUMN}' with each student's GitHub username or id")
     reader.fieldnames = columns
     students, rows = [], {}
-    for line, row in enumerate(reader, start=2):
+    for row in reader:
+        line = reader.line_num
         student = (row.get(STUDENT_COLUMN) or "").strip()
         if not student:
             raise VariantsError(f"the roster {path}, line {line}: the '{STUDENT_COLUMN}' column is empty")
