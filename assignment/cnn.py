@@ -65,7 +65,7 @@ def top_patches(model, images, filters, k: int = 12):
     Inputs:
     - model: a trained network from build_model().
     - images: float tensor (N, 1, 28, 28).
-    - filters: a list of filter indices of the first convolution, e.g. [0, 5, 7, 12, 20].
+    - filters: a list of filter indices of the first convolution, e.g. [0, 5, 10, 15, 20].
     - k: how many patches to return per filter.
 
     Returns:

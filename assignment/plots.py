@@ -37,8 +37,8 @@ def _blank(ax) -> None:
 
 
 def plot_digits(images, labels=None, n: int = 16) -> Figure:
-    """A grid (4 columns) of the first `n` images (N, 1, 28, 28) or (N, 28, 28), each titled with its label."""
-    images = _squeeze_channel(to_numpy(images))[:n]  # (n, 28, 28)
+    """A grid (4 columns) of the first `n` images (N, 1, H, W) or (N, H, W), each titled with its label."""
+    images = _squeeze_channel(to_numpy(images))[:n]  # (n, H, W)
     labels = None if labels is None else to_numpy(labels)[:n]
     cols = 4
     rows = math.ceil(len(images) / cols)
@@ -83,7 +83,7 @@ def _grey(ax, mosaic: np.ndarray) -> None:
 
 
 def plot_filters(weights) -> Figure:
-    """The first-layer filters, weights (F, 1, kh, kw) such as (25, 1, 12, 12), in a square-ish grid
+    """The first-layer filters, weights (F, 1, kh, kw) such as conv1.weight, in a square-ish grid
     numbered row by row from 0.
 
     Each filter gets its own grey scale (its minimum black, its maximum white), since the filters'

@@ -1,8 +1,8 @@
 """Command line: `python -m autograder grade SUBMISSION`, `grade-all FOLDER`, `spec`, `release`, `otter`.
 
-Thin: it parses arguments and forwards to grade.py, report.py, batch.py, similarity.py, spec.py, release.py
-and otter_zip.py. `grade` exits GRADED (whatever the mark), REGRADE (inconclusive: the machine was too busy)
-or GRADER_FAILED.
+Thin: it parses arguments and forwards to grade.py, report.py, batch.py, similarity.py, spec.py, release.py,
+variants.py and otter_zip.py. `grade` exits GRADED (whatever the mark), REGRADE (inconclusive: the machine
+was too busy) or GRADER_FAILED.
 """
 from __future__ import annotations
 
@@ -116,12 +116,25 @@ def cmd_release(args) -> int:
     from .release import ReleaseError, write_template
 
     try:
-        files = write_template(Path(args.out_dir), load_config(args.config))
+        files = write_template(Path(args.out_dir), load_config(args.config), args.variant)
     except ReleaseError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"Wrote the student template ({len(files)} files) to {args.out_dir}/; "
+    what = f"the template of variant {args.variant}" if args.variant else "the student template"
+    print(f"Wrote {what} ({len(files)} files) to {args.out_dir}/; "
           "push it to GitHub and mark it as a template repository (docs/instructors.md)")
+    return 0
+
+
+def cmd_variants(args) -> int:
+    from .variants import VariantsError, write_variants
+
+    try:
+        written = write_variants(Path(args.roster), Path(args.secret_file), Path(args.out), load_config(args.config))
+    except VariantsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(written.summary())
     return 0
 
 
@@ -188,8 +201,20 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("release", help="write the student template repository for GitHub Classroom")
     r.add_argument("out_dir", help="a new (or empty) folder for the template")
     r.add_argument("--config", default=str(DEFAULT_CONFIG),
-                   help="grading config whose points the workflow reports (default: %(default)s)")
+                   help="grading config: its spec and the points the workflow reports (default: %(default)s)")
+    r.add_argument("--variant", default=None, metavar="ID",
+                   help="the template of this variant of the spec (v1, v2, ...; default: the spec as written)")
     r.set_defaults(run=cmd_release)
+
+    v = sub.add_parser("variants", help="assign each student of a roster a variant, and write one template per variant")
+    v.add_argument("roster", help="CSV with a header and a column 'student' (GitHub username or id)")
+    v.add_argument("--secret-file", required=True, metavar="F",
+                   help="file holding the key of the assignment: the same key always gives the same variants")
+    v.add_argument("--out", required=True, metavar="DIR",
+                   help="a new folder for variants.csv (the mapping to keep) and templates/vN/")
+    v.add_argument("--config", default=str(DEFAULT_CONFIG), help="grading config with the spec and its "
+                   "variants (default: %(default)s)")
+    v.set_defaults(run=cmd_variants)
 
     o = sub.add_parser("otter", help="build an otter-grader autograder zip (Gradescope) that runs this grader")
     o.add_argument("out_zip", help="the zip to write, e.g. autograder.zip")

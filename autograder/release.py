@@ -1,9 +1,11 @@
-"""`python -m autograder release OUT_DIR`: write the student template repository for GitHub Classroom.
+"""`python -m autograder release OUT_DIR [--variant ID]`: write the student template repository for GitHub Classroom.
 
 The template holds the public `assignment` package (stub, helpers, handout, notebook, public checks), a
-student README, requirements and the Classroom workflow. Files are copied from an explicit list, never
-by walking the repository, so nothing from reference/, the hidden checks or grading.yml can slip in;
-a last scan refuses a stub that repeats lines of the reference solution's function bodies.
+student README, requirements and the Classroom workflow. The files that quote the practical's numbers
+(handout, stub, notebook, practical.json) are rendered from the spec of the variant asked for (render.py);
+the others are copied from an explicit list, never by walking the repository, so nothing from
+reference/, the hidden checks or grading.yml can slip in. A last scan refuses a stub that repeats lines
+of the reference solution's function bodies. Imports no torch.
 """
 from __future__ import annotations
 
@@ -15,15 +17,19 @@ from pathlib import Path
 
 import assignment
 
+from . import render
 from .config import Config
+from .spec import Practical, SpecError, variant_spec
 
 TEMPLATES = Path(__file__).resolve().with_name("templates")
 REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "cnn.py"
-# The student's package, file by file. A new file in assignment/ ships only once it is listed here.
-ASSIGNMENT_FILES = (
-    "__init__.py", "__main__.py", "cnn.py", "data.py", "solution.py", "plots.py", "README.md", "practical.ipynb",
+# The student's package, file by file. A new file in assignment/ ships only once it is listed here:
+# copied as it is, or rendered from the spec (render.RENDERED: the handout, the stub, the notebook, practical.json).
+COPIED_FILES = (
+    "__init__.py", "__main__.py", "data.py", "solution.py", "plots.py", "practical.py",
     "tests/__init__.py", "tests/conftest.py", "tests/test_public.py",
 )
+ASSIGNMENT_FILES = COPIED_FILES + tuple(render.RENDERED)
 # template file -> where it goes in the student repository
 TEMPLATE_FILES = {
     "student_README.md": "README.md",
@@ -41,15 +47,18 @@ class ReleaseError(ValueError):
     """The template cannot be written; the message says why and what to do."""
 
 
-def workflow_text(config: Config) -> str:
-    """classroom.yml with grading.yml's points: "Mark S" is worth S's points, "Mark S+" the rest of S+'s."""
+def workflow_text(config: Config, variant: str | None = None) -> str:
+    """classroom.yml with grading.yml's points: "Mark S" is worth S's points, "Mark S+" the rest of S+'s.
+    A variant's template grades as that variant (`grade --variant ID`)."""
     s, s_plus = config.points["S"], config.points["S+"]
     if not all(float(p).is_integer() for p in (s, s_plus)) or not 0 <= s <= s_plus:
         raise ReleaseError(f"{config.path}: points must be whole numbers with 0 <= S <= S+ for GitHub Classroom "
                            f"(its command grader reads max-score as an integer); got S={s}, S+={s_plus}")
     minutes = math.ceil(config.limits.wall_seconds / 60) + OVERHEAD_MINUTES
     text = (TEMPLATES / "classroom.yml").read_text()
-    for key, value in {"S_POINTS": int(s), "S_PLUS_EXTRA": int(s_plus - s), "GRADE_MINUTES": minutes}.items():
+    fills = {"S_POINTS": int(s), "S_PLUS_EXTRA": int(s_plus - s), "GRADE_MINUTES": minutes,
+             "GRADE_VARIANT": f" --variant {variant}" if variant else ""}
+    for key, value in fills.items():
         text = text.replace(f"@{key}@", str(value))
     left = re.findall(r"@[A-Z_]+@", text)
     if left:
@@ -85,23 +94,34 @@ def leaked_lines(files: dict[str, str], secret: set[str]) -> list[str]:
     return [f"{path}: {line}" for path, text in files.items() for line in code_lines(path, text) if line in secret]
 
 
-def template_files(config: Config) -> dict[str, str]:
+def practical_of(config: Config, variant: str | None) -> Practical:
+    """The spec the template is for: variant `variant` of config's, or the spec as written."""
+    try:
+        return variant_spec(config.practical, config.variants, variant)
+    except SpecError as err:
+        raise ReleaseError(f"{config.path}: {err}") from err
+
+
+def template_files(config: Config, variant: str | None = None) -> dict[str, str]:
     """The student repository, path -> text."""
+    practical = practical_of(config, variant)
     package = Path(assignment.__file__).resolve().parent
-    missing = [name for name in ASSIGNMENT_FILES if not (package / name).is_file()]
+    missing = [name for name in COPIED_FILES if not (package / name).is_file()]
     if missing:
         raise ReleaseError(f"the assignment package in {package} lacks {', '.join(missing)}")
-    files = {f"assignment/{name}": (package / name).read_text() for name in ASSIGNMENT_FILES}
+    files = {f"assignment/{name}": (package / name).read_text() for name in COPIED_FILES}
+    files.update({f"assignment/{name}": text for name, text in render.render_files(practical, config).items()})
     for name, where in TEMPLATE_FILES.items():
-        files[where] = workflow_text(config) if name == "classroom.yml" else (TEMPLATES / name).read_text()
+        files[where] = workflow_text(config, variant) if name == "classroom.yml" else (TEMPLATES / name).read_text()
     return files
 
 
-def write_template(out: Path, config: Config) -> list[Path]:
-    """Write the student template repository into `out` (new, or empty but for .git); returns its files."""
+def write_template(out: Path, config: Config, variant: str | None = None) -> list[Path]:
+    """Write the student template repository into `out` (new, or empty but for .git); returns its files.
+    `variant`: one of config's variant ids (v1, v2, ...); None for the spec as written."""
     if out.exists() and (not out.is_dir() or any(p.name != ".git" for p in out.iterdir())):
         raise ReleaseError(f"{out} already exists and is not empty: give a new folder (or an empty clone)")
-    files = template_files(config)
+    files = template_files(config, variant)
     if REFERENCE.is_file():  # absent where the grader runs without the instructor's repository
         # lines that the helpers or the handout share with the reference (`device = ...`) are no secret
         shared = {line for path, text in files.items() if path != STUB for line in code_lines(path, text)}

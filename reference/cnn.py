@@ -2,6 +2,9 @@
 
 Same four functions and signatures as ``assignment/cnn.py``. Run it with
 ``python -m assignment --solution reference/cnn.py``.
+
+The network is the one ``assignment/practical.json`` describes (the spec the handout was written for),
+so the reference fits every spec; the shapes in the comments are those of the default spec.
 """
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from assignment import practical
 from assignment.data import as_tensors
 
 
@@ -51,23 +55,32 @@ def output_shape(in_shape: tuple[int, int, int], layer: nn.Module) -> tuple[int,
 
 
 class Net(nn.Module):
-    """conv 25@12x12 /2 -> ReLU -> conv 64@5x5 same -> ReLU -> maxpool 2 -> fc 1024 -> ReLU -> dropout -> fc 10."""
+    """conv1 -> ReLU -> conv2 -> ReLU -> maxpool -> fc1 -> ReLU -> dropout -> fc2, sized by the spec.
 
-    def __init__(self, dropout: float = 0.2):
+    By default conv 25@12x12 /2 -> conv 64@5x5 same -> maxpool 2 -> fc 1024 -> fc 10.
+    """
+
+    def __init__(self, spec: practical.Practical | None = None):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 25, kernel_size=12, stride=2)
-        self.conv2 = nn.Conv2d(25, 64, kernel_size=5, padding="same")
-        self.pool = nn.MaxPool2d(2)
-        self.fc1 = nn.Linear(64 * 4 * 4, 1024)
-        self.dropout = nn.Dropout(dropout)
-        self.fc2 = nn.Linear(1024, 10)
+        spec = spec or practical.load()
+        c1, c2 = spec.conv1, spec.conv2
+        self.conv1 = nn.Conv2d(spec.input[0], c1.filters, c1.kernel, stride=c1.stride, padding=c1.padding)
+        self.conv2 = nn.Conv2d(c1.filters, c2.filters, c2.kernel, stride=c2.stride, padding=c2.padding)
+        self.pool = nn.MaxPool2d(spec.pool.kernel, spec.pool.stride)
+        with torch.no_grad():  # fc1's input size, measured on one blank image rather than worked out
+            flat = self.features(torch.zeros(1, *spec.input)).shape[1]
+        self.fc1 = nn.Linear(flat, spec.fc1_units)
+        self.dropout = nn.Dropout(spec.dropout)
+        self.fc2 = nn.Linear(spec.fc1_units, spec.classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, 28, 28)
+    def features(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, 28, 28)
         x = F.relu(self.conv1(x))  # (B, 25, 9, 9)
         x = F.relu(self.conv2(x))  # (B, 64, 9, 9)
         x = self.pool(x)  # (B, 64, 4, 4)
-        x = torch.flatten(x, 1)  # (B, 1024)
-        x = F.relu(self.fc1(x))  # (B, 1024)
+        return torch.flatten(x, 1)  # (B, 1024)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, 28, 28)
+        x = F.relu(self.fc1(self.features(x)))  # (B, 1024)
         x = self.dropout(x)
         return self.fc2(x)  # (B, 10) logits
 
@@ -169,22 +182,34 @@ def fit(model, train_set, valid_set, optimiser, schedule=None, *, iterations: in
     return history
 
 
+def padding_before(conv: nn.Conv2d) -> tuple[int, int]:
+    """Zero rows and columns that `conv` puts before the image (PyTorch's 'same' puts an odd one after)."""
+    if conv.padding == "same":
+        return tuple(d * (k - 1) // 2 for k, d in zip(conv.kernel_size, conv.dilation))
+    if conv.padding == "valid":
+        return (0, 0)
+    return tuple(conv.padding)
+
+
 @torch.no_grad()
 def top_patches(model, images, filters, k: int = 12):
-    """The k 12x12 patches of `images` (N, 1, 28, 28) that excite each first-layer filter most.
+    """The k patches of `images` (N, 1, 28, 28) that excite each first-layer filter most.
 
-    Returns (len(filters), k, 12, 12), strongest first. Activation (i, j) of conv1 sees input rows
-    2i..2i+11 and columns 2j..2j+11 (stride 2, kernel 12, no padding).
+    Returns (len(filters), k, kh, kw), strongest first: by default (len(filters), k, 12, 12).
+    Activation (i, j) of conv1 sees padded input rows stride*i .. stride*i + kh - 1, and columns
+    likewise; by default rows 2i..2i+11 and columns 2j..2j+11 (stride 2, kernel 12, no padding).
     """
     conv1 = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
-    kernel, stride = conv1.kernel_size[0], conv1.stride[0]
+    (kh, kw), (sh, sw) = conv1.kernel_size, conv1.stride
+    top, left = padding_before(conv1)
+    padded = F.pad(images, (left, kw, top, kh))  # the zeros conv1 sees around the image, and spare ones
     acts = F.relu(conv1(images))  # (N, 25, 9, 9)
     n, _, h, w = acts.shape
-    result = torch.empty(len(filters), k, kernel, kernel)
+    result = torch.empty(len(filters), k, kh, kw)
     for row, f in enumerate(filters):
         best = acts[:, f].flatten().topk(k).indices  # over (N, 9, 9)
         for rank, flat in enumerate(best.tolist()):
             img, rest = divmod(flat, h * w)
             i, j = divmod(rest, w)
-            result[row, rank] = images[img, 0, stride * i:stride * i + kernel, stride * j:stride * j + kernel]
+            result[row, rank] = padded[img, 0, sh * i:sh * i + kh, sw * j:sw * j + kw]
     return result

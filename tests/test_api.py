@@ -1,6 +1,7 @@
 """The stub and the reference agree on the API, and the reference is right where an oracle can tell."""
 from __future__ import annotations
 
+import copy
 import importlib.util
 import inspect
 import random
@@ -9,9 +10,14 @@ from types import ModuleType
 
 import pytest
 import torch
+import torch.nn.functional as F
+import yaml
 from torch import nn
 
+from assignment import practical
 from assignment.solution import API
+from autograder import spec as spec_module
+from autograder.config import DEFAULT_CONFIG
 
 
 def load(path, name: str) -> ModuleType:
@@ -122,21 +128,26 @@ def test_reference_maps_images_to_ten_logits(reference, batch):
         assert model(torch.randn(batch, 1, 28, 28)).shape == (batch, 10)
 
 
-def brute_force_top_patches(conv: nn.Conv2d, images: torch.Tensor, filters: list[int], k: int) -> list[list[tuple]]:
-    """For each filter, the k (n, i, j) of highest ReLU(conv1) activation, by summing over each window in float64.
+def brute_force_top_patches(images: torch.Tensor, conv: nn.Conv2d, filters: list[int], k: int, *, size: int = 12,
+                            stride: int = 2, before: int = 0, after: int = 0) -> list[list[torch.Tensor]]:
+    """For each filter, the k input windows of highest ReLU(conv1) activation, by summing over each window in
+    float64; the image is padded with `before` zeros before it and `after` after it, as conv1 pads it.
 
     Fails if two of the k + 1 highest activations are within 1e-4: float32 rounding could then swap them.
     """
     weight, bias = conv.weight.detach().double(), conv.bias.detach().double()  # (25, 1, 12, 12), (25,)
-    n_images, _, h, w = images.shape
-    positions = [(n, i, j) for n in range(n_images) for i in range((h - 12) // 2 + 1) for j in range((w - 12) // 2 + 1)]
-    windows = torch.stack([images[n, 0, 2 * i:2 * i + 12, 2 * j:2 * j + 12] for n, i, j in positions]).double()
+    padded = F.pad(images[:, 0], (before, after, before, after))
+    n_images, h, w = padded.shape
+    positions = [(n, i, j) for n in range(n_images) for i in range((h - size) // stride + 1)
+                 for j in range((w - size) // stride + 1)]
+    windows = torch.stack([padded[n, stride * i:stride * i + size, stride * j:stride * j + size]
+                           for n, i, j in positions])
     best = []
     for f in filters:
-        activation = ((windows * weight[f, 0]).sum((1, 2)) + bias[f]).clamp(min=0)  # (len(positions),)
+        activation = ((windows.double() * weight[f, 0]).sum((1, 2)) + bias[f]).clamp(min=0)  # (len(positions),)
         top = activation.sort(descending=True)
         assert (top.values[:k] - top.values[1:k + 1]).min() > 1e-4, f"near-tie for filter {f}: pick other test data"
-        best.append([positions[p] for p in top.indices[:k].tolist()])
+        best.append([windows[p] for p in top.indices[:k].tolist()])
     return best
 
 
@@ -147,7 +158,65 @@ def test_reference_top_patches_match_a_brute_force_search(reference):
     filters, k = [0, 3, 7, 24], 7
     got = reference.top_patches(model, images, filters, k=k)
     assert got.shape == (len(filters), k, 12, 12)
-    for row, positions in enumerate(brute_force_top_patches(model.conv1, images, filters, k)):
-        for rank, (n, i, j) in enumerate(positions):
-            expected = images[n, 0, 2 * i:2 * i + 12, 2 * j:2 * j + 12]
-            assert torch.equal(got[row, rank], expected), f"filter {filters[row]}, rank {rank}: expected image {n} at ({i}, {j})"
+    for row, patches in enumerate(brute_force_top_patches(images, model.conv1, filters, k)):
+        for rank, expected in enumerate(patches):
+            assert torch.equal(got[row, rank], expected), f"filter {filters[row]}, rank {rank}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# the reference under other specs: it builds the network that practical.json describes
+
+DEFAULT_RAW = yaml.safe_load(DEFAULT_CONFIG.read_text())["practical"]
+SPECS = {  # network changes on top of grading.yml's
+    "variant-b": {"conv1": {"filters": 32, "kernel": 10, "stride": 2, "padding": 0}, "fc1": {"units": 512}},
+    "conv1-padded": {"conv1": {"filters": 6, "kernel": 6, "stride": 3, "padding": 2}, "dropout": 0.5},
+    "conv1-same-even": {"conv1": {"filters": 5, "kernel": 4, "stride": 1, "padding": "same"},
+                        "pool": {"kernel": 3, "stride": 2}, "fc1": {"units": 64}},
+    "conv2-strided": {"conv2": {"filters": 16, "kernel": 3, "stride": 2, "padding": 1}, "classes": 7},
+}
+
+
+def other_spec(name: str) -> spec_module.Practical:
+    raw = copy.deepcopy(DEFAULT_RAW)
+    raw["network"].update(SPECS[name])
+    return spec_module.parse_practical(raw)[0]
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_reference_builds_the_network_of_its_practical_json(reference, name):
+    spec = other_spec(name)
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using padding='same' with even kernel", category=UserWarning)
+        model = reference.Net(practical.parse(spec.student_facts())).eval()
+        seen = {}
+        hooks = [getattr(model, n).register_forward_hook(lambda m, a, out, n=n: seen.update({n: tuple(out.shape[1:])}))
+                 for n in ("conv1", "conv2", "pool")]
+        with torch.no_grad():
+            logits = model(torch.randn(3, *spec.input))
+    for hook in hooks:
+        hook.remove()
+    assert sum(p.numel() for p in model.parameters()) == spec.param_counts[0]
+    assert tuple(logits.shape) == (3, spec.classes)
+    assert (seen["conv1"], seen["conv2"], seen["pool"]) == (spec.conv1_out, spec.conv2_out, spec.pool_outs[0])
+    assert model.dropout.p == spec.dropout
+
+
+@pytest.mark.parametrize("name", ["variant-b", "conv1-padded", "conv1-same-even"])
+def test_reference_top_patches_follow_conv1s_window(reference, name):
+    spec = other_spec(name)
+    torch.manual_seed(0)
+    model = reference.Net(practical.parse(spec.student_facts())).eval()
+    images = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    patch, filters, k = spec.patch, [0, 2, 4], 6
+    before = patch["padding"]
+    after = spec.conv1.pad()[0] - before  # PyTorch's 'same' puts the odd pixel after
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using padding='same' with even kernel", category=UserWarning)
+        got = reference.top_patches(model, images, filters, k=k)
+    assert got.shape == (len(filters), k, patch["size"], patch["size"])
+    expected = brute_force_top_patches(images, model.conv1, filters, k, size=patch["size"], stride=patch["stride"],
+                                       before=before, after=after)
+    for row, patches in enumerate(expected):
+        for rank, want in enumerate(patches):
+            assert torch.equal(got[row, rank], want), f"{name}: filter {filters[row]}, rank {rank}"

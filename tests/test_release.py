@@ -14,12 +14,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import yaml
 
-from autograder import release
+from autograder import release, render
 from autograder.config import load_config, resolved_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,8 +26,8 @@ FAST = ROOT / "tests" / "grading-fast.yml"
 STUDENT_FILES = {
     "README.md", "requirements.txt", "pyproject.toml", ".gitignore", ".github/workflows/classroom.yml",
     *(f"assignment/{name}" for name in ("__init__.py", "__main__.py", "cnn.py", "data.py", "solution.py", "plots.py",
-                                        "README.md", "practical.ipynb", "tests/__init__.py", "tests/conftest.py",
-                                        "tests/test_public.py")),
+                                        "practical.py", "practical.json", "README.md", "practical.ipynb",
+                                        "tests/__init__.py", "tests/conftest.py", "tests/test_public.py")),
 }
 # Every `uses:` must be one of these, at a major version.
 ALLOWED_ACTIONS = {"actions/checkout", "actions/setup-python", "education/autograding-command-grader",
@@ -122,10 +121,10 @@ def test_template_gives_away_no_secret(template):
 
 
 def test_release_refuses_a_stub_that_holds_the_solution(tmp_path, monkeypatch):
-    package = tmp_path / "assignment"
-    shutil.copytree(ROOT / "assignment", package, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "reference" / "cnn.py", package / "cnn.py")
-    monkeypatch.setattr(release, "assignment", SimpleNamespace(__file__=str(package / "__init__.py")))
+    templates = tmp_path / "templates"  # the stub is rendered from its template: put the solution there
+    shutil.copytree(render.TEMPLATES, templates)
+    shutil.copy(ROOT / "reference" / "cnn.py", templates / render.RENDERED["cnn.py"])
+    monkeypatch.setattr(render, "TEMPLATES", templates)
     with pytest.raises(release.ReleaseError, match="assignment/cnn.py repeats .* lines of reference/cnn.py"):
         release.write_template(tmp_path / "out", load_config())
     assert not (tmp_path / "out").exists()

@@ -1,9 +1,8 @@
-"""Grading against another spec and per-student variants: `grade --variant`, `grade-all --roster`, the
-`spec` command, and refusals that name what is wrong. Submissions here hard-code today's network (the
-handout-recipe file), so they stand for a solution written for another spec or copied from a classmate."""
+"""`python -m autograder variants`: a keyed, repeatable assignment of variants, and one template per variant."""
+from __future__ import annotations
+
 import csv
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,130 +10,127 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder import cli
-from autograder.config import ConfigError, load_config, load_raw, merged, parse_config
-from autograder.marking import mark_for
-from autograder.results import FAILED, PASSED, CheckResult
+from autograder import variants
+from autograder.config import load_config
+from autograder.release import ReleaseError, write_template
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = ROOT / "tests" / "grading-fast.yml"
-HANDOUT = ROOT / "tests" / "catalogue" / "files" / "handout_recipe.py"
-VARIANT_B = {"conv1": {"filters": 32, "kernel": 10}, "fc1": {"units": 512}}
+STUDENTS = ["ada", "grace", "alan", "edsger", "barbara"]
+# 4 variants, so that two secrets giving the same 5 assignments would be a 1-in-1024 coincidence
+VARIANTS = {"conv1.filters": [25, 32], "fc1.units": [1024, 512]}
 
 
-def config_file(tmp_path: Path, name: str, **override) -> Path:
-    """tests/grading-fast.yml with `override` on top, and a budget small enough for a quick grade."""
-    text = {"base": str(FAST), "training": {"iterations": 100, "log_every": 50},
-            "accuracy": {"s_plus": 0.3, "s": 0.1}, **override}
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(text))
+@pytest.fixture(scope="module")
+def config_path(tmp_path_factory) -> Path:
+    raw = yaml.safe_load((ROOT / "tests" / "grading-fast.yml").read_text())
+    raw["practical"]["variants"] = VARIANTS
+    path = tmp_path_factory.mktemp("config") / "grading.yml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
 
 
-def grade(args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=600)
+@pytest.fixture(scope="module")
+def config(config_path):
+    return load_config(config_path)
 
 
-@pytest.mark.slow
-def test_todays_network_graded_against_another_spec_gets_no_s_plus(tmp_path, mnist_root):
-    config = config_file(tmp_path, "variant-b.yml", practical={"network": VARIANT_B})
-    out = tmp_path / "out"
-    proc = grade(["grade", str(HANDOUT), "--out", str(out), "--config", str(config), "--threads", "2"])
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    extra = json.loads((out / "results.json").read_text())["extra_data"]
-    feedback = (out / "feedback.md").read_text()
-    assert extra["mark"] == "S", feedback  # it runs, trains and learns; it is not the network asked for
-    assert extra["checks"]["architecture"] == FAILED
-    assert "your model has 1,103,539 parameters, expected 879,338" in feedback
-    assert "no parameter of shape (32, 1, 10, 10) for conv1.weight: expected 32 filters of 1x10x10" in feedback
-    assert "first convolution with 32 filters of 1x10x10" in feedback  # why top_patches cannot be checked
+def roster(tmp_path: Path, text: str = "student,name\n" + "".join(f"{s},{s.title()}\n" for s in STUDENTS)) -> Path:
+    path = tmp_path / "roster.csv"
+    path.write_text(text)
+    return path
 
 
-@pytest.mark.slow
-def test_grade_all_grades_each_student_against_their_variant(tmp_path, mnist_root):
-    config = config_file(tmp_path, "variants.yml", practical={"variants": {"fc1.units": [1024, 512]}})
-    folder = tmp_path / "class"
-    folder.mkdir()
-    (folder / "stub.py").write_text((ROOT / "assignment" / "cnn.py").read_text())
-    (folder / "alice.py").write_text(HANDOUT.read_text())
-    (folder / "bob.py").write_text(HANDOUT.read_text())  # alice's solution, handed in by bob
-    roster = tmp_path / "mapping.csv"
-    roster.write_text("student,variant\nalice,v1\nbob,v2\nstub,v1\n")
-    out = tmp_path / "out"
-    proc = grade(["grade-all", str(folder), "--out", str(out), "--config", str(config), "--jobs", "2",
-                  "--roster", str(roster)])
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    with open(out / "gradebook.csv") as f:
-        book = {r["submission"]: r for r in csv.DictReader(f)}
-    assert {n: (r["mark"], r["variant"], r["matches_variant"]) for n, r in book.items()} == {
-        "alice": ("S+", "v1", "v1"), "bob": ("S", "v2", "v1"), "stub": ("none", "v1", "")}
-    assert book["bob"]["architecture"] == FAILED and book["bob"]["accuracy_s"] == PASSED
-    feedback = (out / "submissions" / "bob" / "feedback.md").read_text()
-    assert ("your network is that of variant v1 (fc1.units 1024), but your assigned variant is v2 "
-            "(fc1.units 512)") in feedback
-    extra = json.loads((out / "submissions" / "bob" / "results.json").read_text())["extra_data"]
-    assert (extra["variant"], extra["matches_variant"]) == ("v2", "v1")
-
-    roster.write_text("student,variant\nalice,v2\nbob,v2\nstub,v1\n")  # a new mapping regrades alice only
-    again = grade(["grade-all", str(folder), "--out", str(out), "--config", str(config), "--roster", str(roster)])
-    assert "(2 already graded)" in again.stdout, again.stdout + again.stderr[-2000:]
+def secret(tmp_path: Path, key: str, name: str = "secret") -> Path:
+    path = tmp_path / name
+    path.write_text(key + "\n")
+    return path
 
 
-@pytest.mark.parametrize("text, words", [
-    ("name,variant\nalice,v1\n", "header student,variant"),
-    ("student,variant\nalice,v3\n", r"line 2: alice's variant 'v3' is not one of .*v1, v2"),
-    ("student,variant\nalice,v1\nalice,v2\n", "line 3: alice is listed twice"),
-], ids=["header", "unknown-variant", "twice"])
-def test_a_bad_roster_is_refused_before_anything_is_graded(tmp_path, capsys, text, words):
-    config = config_file(tmp_path, "variants.yml", practical={"variants": {"fc1.units": [1024, 512]}})
-    (tmp_path / "class").mkdir()
-    (tmp_path / "roster.csv").write_text(text)
-    code = cli.main(["grade-all", str(tmp_path / "class"), "--out", str(tmp_path / "out"), "--config", str(config),
-                     "--roster", str(tmp_path / "roster.csv")])
-    assert code == 2
-    assert re.search(words, capsys.readouterr().err)
+def mapping(folder: Path) -> dict[str, str]:
+    with (folder / "variants.csv").open(newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["student", "variant"]
+    return dict(rows[1:])
+
+
+def test_same_secret_same_assignment_other_secret_another(tmp_path, config):
+    first = variants.write_variants(roster(tmp_path), secret(tmp_path, "k1"), tmp_path / "a", config)
+    again = variants.write_variants(roster(tmp_path), secret(tmp_path, "k1", "copy"), tmp_path / "b", config)
+    other = variants.write_variants(roster(tmp_path), secret(tmp_path, "k2"), tmp_path / "c", config)
+    assert list(first.assignment) == STUDENTS  # roster order
+    assert mapping(tmp_path / "a") == first.assignment == again.assignment == mapping(tmp_path / "b")
+    assert mapping(tmp_path / "c") == other.assignment != first.assignment
+    assert set(first.assignment.values()) | set(other.assignment.values()) <= {"v1", "v2", "v3", "v4"}
+    assert first.n_variants == 4
+
+
+def test_one_template_per_variant_given_each_with_its_own_numbers(tmp_path, config):
+    written = variants.write_variants(roster(tmp_path), secret(tmp_path, "k1"), tmp_path / "out", config)
+    given = sorted(set(written.assignment.values()))
+    assert sorted(p.name for p in (tmp_path / "out" / "templates").iterdir()) == given
+    numbers = {"v1": (25, 1024), "v2": (25, 512), "v3": (32, 1024), "v4": (32, 512)}  # enumerate_variants' order
+    for vid in given:
+        template = tmp_path / "out" / "templates" / vid
+        filters, units = numbers[vid]
+        facts = json.loads((template / "assignment" / "practical.json").read_text())
+        assert (facts["spec"]["network"]["conv1"]["filters"], facts["spec"]["network"]["fc1"]["units"]) == numbers[vid]
+        handout = (template / "assignment" / "README.md").read_text()
+        assert f"1. Convolution: {filters} filters of 12x12" in handout
+        assert f"5. Fully connected layer with {units} units" in handout
+        workflow = (template / ".github" / "workflows" / "classroom.yml").read_text()
+        assert f'grade "$GITHUB_WORKSPACE" --variant {vid} --out' in workflow
+
+
+def test_the_variant_a_student_gets_does_not_depend_on_the_others(tmp_path, config):
+    key = secret(tmp_path, "k1")
+    everyone = variants.write_variants(roster(tmp_path), key, tmp_path / "all", config).assignment
+    late = variants.write_variants(roster(tmp_path, "student\nbarbara\nlinus\n"), key, tmp_path / "late", config)
+    assert late.assignment["barbara"] == everyone["barbara"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name,email\nAda,ada@example.org\n", r"no column 'student' in its header \(found: 'name', 'email'\)"),
+    ("", r"no column 'student' .*no header"),
+    ("student\nada\n\nada\n", r"line 4: student 'ada' is listed already on line 2"),
+    ("student,name\n,Ada\n", r"line 2: the 'student' column is empty"),
+    ("student\n", "lists no students"),
+], ids=["no-student-column", "empty-file", "duplicate", "empty-id", "no-rows"])
+def test_a_bad_roster_is_refused_and_nothing_is_written(tmp_path, config, text, message):
+    with pytest.raises(variants.VariantsError, match=message):
+        variants.write_variants(roster(tmp_path, text), secret(tmp_path, "k"), tmp_path / "out", config)
     assert not (tmp_path / "out").exists()
 
 
-def test_an_unknown_variant_is_refused(tmp_path, capsys):
-    code = cli.main(["grade", str(HANDOUT), "--out", str(tmp_path / "out"), "--config", str(FAST),
-                     "--variant", "v2"])
-    assert code == 2 and "unknown variant 'v2'; this spec has v1" in capsys.readouterr().err
+def test_a_missing_or_empty_secret_is_refused(tmp_path, config):
+    with pytest.raises(variants.VariantsError, match="cannot read the secret file .*nope"):
+        variants.write_variants(roster(tmp_path), tmp_path / "nope", tmp_path / "out", config)
+    with pytest.raises(variants.VariantsError, match="is empty"):
+        variants.write_variants(roster(tmp_path), secret(tmp_path, "  "), tmp_path / "out", config)
     assert not (tmp_path / "out").exists()
 
 
-def test_another_variants_network_never_earns_s_plus():
-    config = load_config(FAST)
-    checks = [CheckResult(name, name, PASSED) for name in config.checks]
-    assert mark_for(checks, config) == "S+"
-    assert mark_for(checks, config, other_variant="v1") == "S"
+def test_a_folder_in_use_is_refused(tmp_path, config):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "variants.csv").write_text("student,variant\nada,v3\n")
+    with pytest.raises(variants.VariantsError, match="not empty"):
+        variants.write_variants(roster(tmp_path), secret(tmp_path, "k"), tmp_path / "out", config)
+    assert (tmp_path / "out" / "variants.csv").read_text() == "student,variant\nada,v3\n"
 
 
-def test_the_spec_command_prints_the_table_and_the_variants_without_torch(tmp_path):
-    config = config_file(tmp_path, "variants.yml", practical={"variants": {"fc1.units": [1024, 512]}})
-    code = ("import sys; from autograder.cli import main; code = main(sys.argv[1:]); "
-            "assert 'torch' not in sys.modules, 'spec imported torch'; sys.exit(code)")
-    proc = subprocess.run([sys.executable, "-c", code, "spec", "--config", str(config), "--variant", "v2"],
-                          capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
-    assert "variant v2" in proc.stdout
-    fc1 = next(line for line in proc.stdout.splitlines() if line.startswith("fc1 "))
-    assert fc1.split()[-2:] == ["512", "524,800"]  # v2's fc1: its units and parameters
-    assert "  v1: fc1.units=1024; 1,103,539 parameters" in proc.stdout
-    assert "  v2: fc1.units=512; 573,619 parameters" in proc.stdout
-    assert "top-patch window: 12x12, stride 2, padding 0" in proc.stdout
+def test_an_unknown_variant_is_refused_by_release(tmp_path, config):
+    with pytest.raises(ReleaseError, match="unknown variant 'v9'; this spec has v1, v2, v3, v4"):
+        write_template(tmp_path / "t", config, "v9")
 
 
-@pytest.mark.parametrize("practical, field", [
-    ({"network": {"conv1": {"kernel": -3}}}, r"practical\.network\.conv1\.kernel"),
-    ({"network": {"conv1": {"kernel": 30}}}, r"practical\.network\.conv1: its output would be"),
-    ({"dataset": {"name": "cifar10"}}, r"practical\.dataset\.name is 'cifar10'"),
-    ({"variants": {"fc1.units": [1024, 0]}}, r"variant v2 \(fc1\.units=0\).*fc1\.units"),
-    ({"variants": {"fc1.size": [1, 2]}}, r"practical\.variants: 'fc1\.size' is not a field"),
-], ids=["negative-kernel", "shrinks-below-1x1", "unknown-dataset", "bad-variant-choice", "unknown-variant-field"])
-def test_a_malformed_spec_is_refused_at_load_naming_the_field(practical, field):
-    raw = load_raw(FAST)
-    raw["practical"] = merged(raw["practical"], practical)
-    with pytest.raises(ConfigError, match=field):
-        parse_config(raw)
+def test_the_command(tmp_path, config_path):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "autograder", "variants", *args, "--config", str(config_path)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+    ok = run(str(roster(tmp_path)), "--secret-file", str(secret(tmp_path, "k1")), "--out", str(tmp_path / "out"))
+    assert ok.returncode == 0, ok.stderr
+    assert "Assigned 5 students" in ok.stdout and "variants.csv" in ok.stdout
+    assert len(mapping(tmp_path / "out")) == 5
+    bad = run(str(roster(tmp_path, "login\nada\n")), "--secret-file", str(tmp_path / "k1"), "--out",
+              str(tmp_path / "out2"))
+    assert bad.returncode == 2 and "no column 'student'" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,7 +1,9 @@
 """Public checks of your cnn.py: run ``pytest assignment/tests`` (about 20 s, no full training).
 
 They check shapes, types and that training runs; passing them does not mean the grader gives full
-marks. Check another file with ``pytest assignment/tests --solution path/to/cnn.py``.
+marks. Check another file with ``pytest assignment/tests --solution path/to/cnn.py``. The practical's
+numbers (layer sizes, parameter counts, the patch window) come from assignment/practical.json, the
+same numbers as in the handout.
 """
 from __future__ import annotations
 
@@ -13,7 +15,13 @@ from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from assignment import practical
+
+P = practical.load()
+INPUT = P.input  # (C, H, W) of one image
 
 FORMULA = ("per axis, out = floor((size + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1; "
            "with ceil_mode=True round up instead, but drop a last window that would start in the right-hand padding; "
@@ -72,11 +80,23 @@ def torch_output_shape(in_shape: tuple[int, int, int], layer: nn.Module) -> tupl
 # ---------------------------------------------------------------------------------------------------
 # output_shape (section 2)
 
+def shape_id(shape) -> str:
+    return "x".join(map(str, shape))
+
+
+def conv_layer(c_in: int, conv: practical.Conv) -> nn.Conv2d:
+    return nn.Conv2d(c_in, conv.filters, conv.kernel, stride=conv.stride, padding=conv.padding)
+
+
+CONV1 = conv_layer(INPUT[0], P.conv1)
+CONV2 = conv_layer(P.conv1.filters, P.conv2)
+POOL, POOL_CEIL = (nn.MaxPool2d(P.pool.kernel, P.pool.stride, ceil_mode=ceil) for ceil in (False, True))
+# The practical's own layers, each with the output the handout gives (section 2); the ids show it.
 PRACTICAL_LAYERS = [
-    pytest.param((1, 28, 28), nn.Conv2d(1, 25, 12, stride=2), (25, 9, 9), id="conv1"),
-    pytest.param((25, 9, 9), nn.Conv2d(25, 64, 5, padding="same"), (64, 9, 9), id="conv2-same"),
-    pytest.param((64, 9, 9), nn.MaxPool2d(2), (64, 4, 4), id="pool"),
-    pytest.param((64, 9, 9), nn.MaxPool2d(2, ceil_mode=True), (64, 5, 5), id="pool-ceil"),
+    pytest.param(INPUT, CONV1, P.conv1_out, id=f"conv1-{shape_id(P.conv1_out)}"),
+    pytest.param(P.conv1_out, CONV2, P.conv2_out, id=f"conv2-{shape_id(P.conv2_out)}"),
+    pytest.param(P.conv2_out, POOL, P.pool_outs[0], id=f"pool-{shape_id(P.pool_outs[0])}"),
+    pytest.param(P.conv2_out, POOL_CEIL, P.pool_outs[-1], id=f"pool-ceil-{shape_id(P.pool_outs[-1])}"),
 ]
 
 OTHER_LAYERS = [
@@ -115,8 +135,8 @@ def test_output_shape_agrees_with_torch(solution, in_shape, layer):
 
 
 @pytest.mark.parametrize(("in_shape", "layer"), [
-    pytest.param((1, 28, 28), nn.Conv2d(1, 25, 12, stride=2), id="conv1"),
-    pytest.param((64, 9, 9), nn.MaxPool2d(2, ceil_mode=True), id="pool-ceil"),
+    pytest.param(INPUT, CONV1, id="conv1"),
+    pytest.param(P.conv2_out, POOL_CEIL, id="pool-ceil"),
 ])
 def test_output_shape_returns_python_ints(solution, in_shape, layer):
     got = call("output_shape", solution.output_shape, in_shape, layer)
@@ -128,23 +148,35 @@ def test_output_shape_returns_python_ints(solution, in_shape, layer):
 
 @pytest.mark.parametrize("layer", [nn.Linear(4, 2), nn.ReLU()], ids=["linear", "relu"])
 def test_output_shape_rejects_other_layers(solution, layer):
-    result = attempt("output_shape", solution.output_shape, (1, 28, 28), layer)
+    result = attempt("output_shape", solution.output_shape, INPUT, layer)
     if isinstance(result.error, TypeError):
         return
     if isinstance(result.error, NotImplementedError):
         not_implemented("output_shape", result.error)
     found = (f"raised {type(result.error).__name__}: {result.error}" if result.error is not None
              else f"returned {result.value!r}")
-    pytest.fail(f"output_shape((1, 28, 28), {layer}) {found}, expected a TypeError. Try: check "
+    pytest.fail(f"output_shape({INPUT}, {layer}) {found}, expected a TypeError. Try: check "
                 "isinstance(layer, nn.Conv2d) / nn.MaxPool2d first and raise TypeError otherwise.", pytrace=False)
 
 
 # ---------------------------------------------------------------------------------------------------
 # build_model (section 3)
 
-EXPECTED_COUNTS = ("conv1 25*1*12*12 + 25 = 3,625; conv2 64*25*5*5 + 64 = 40,064; "
-                   "fc1 (64*4*4)*1024 + 1024 = 1,049,600; fc2 1024*10 + 10 = 10,250: total 1,103,539 "
-                   "(or 1,693,363 if your pooling gives 64x5x5, making fc1 (64*5*5)*1024 + 1024 = 1,639,424)")
+def expected_counts() -> str:
+    """The handout's parameter table in one line: 'conv1 25*1*12*12 + 25 = 3,625; ...; total 1,103,539 (...)'."""
+    params = {layer.name: layer.params for layer in P.layers}
+    c1, c2, units, classes = P.conv1, P.conv2, P.fc1_units, P.classes
+    pooled = "*".join(map(str, P.pool_outs[0]))
+    text = (f"conv1 {c1.filters}*{INPUT[0]}*{c1.kernel}*{c1.kernel} + {c1.filters} = {params['conv1']:,}; "
+            f"conv2 {c2.filters}*{c1.filters}*{c2.kernel}*{c2.kernel} + {c2.filters} = {params['conv2']:,}; "
+            f"fc1 ({pooled})*{units} + {units} = {params['fc1']:,}; "
+            f"fc2 {units}*{classes} + {classes} = {params['fc2']:,}: total {P.param_counts[0]:,}")
+    if len(P.param_counts) > 1:
+        ceil = "*".join(map(str, P.pool_outs[1]))
+        text += (f" (or {P.param_counts[1]:,} if your pooling gives {shape_id(P.pool_outs[1])}, making fc1 "
+                 f"({ceil})*{units} + {units} = {P.flat_sizes[1] * units + units:,})")
+    return text
+
 
 FORWARD_HINT = "Try: print x.shape after every layer in forward() and compare with section 3."
 
@@ -153,13 +185,13 @@ FORWARD_HINT = "Try: print x.shape after every layer in forward() and compare wi
 def test_build_model_output_shape(solution, batch):
     torch.manual_seed(0)
     model = call("build_model", solution.build_model).eval()
-    forward = attempt("build_model()(x)", torch.no_grad()(model), torch.randn(batch, 1, 28, 28))
+    forward = attempt("build_model()(x)", torch.no_grad()(model), torch.randn(batch, *INPUT))
     if forward.error is not None:
-        raised(f"build_model()(x) for x of shape ({batch}, 1, 28, 28)", forward.error, FORWARD_HINT)
+        raised(f"build_model()(x) for x of shape {(batch, *INPUT)}", forward.error, FORWARD_HINT)
     out = forward.value
-    assert tuple(out.shape) == (batch, 10), (
-        f"build_model() maps a batch of shape ({batch}, 1, 28, 28) to {tuple(out.shape)}, expected ({batch}, 10). "
-        f"{FORWARD_HINT}")
+    assert tuple(out.shape) == (batch, P.classes), (
+        f"build_model() maps a batch of shape {(batch, *INPUT)} to {tuple(out.shape)}, expected "
+        f"{(batch, P.classes)}. {FORWARD_HINT}")
 
 
 def test_build_model_parameter_count(solution):
@@ -167,12 +199,13 @@ def test_build_model_parameter_count(solution):
     total = sum(p.numel() for p in model.parameters())
     per_layer = ", ".join(f"{name} {sum(p.numel() for p in m.parameters(recurse=False)):,}"
                           for name, m in model.named_modules() if any(True for _ in m.parameters(recurse=False)))
-    assert total in (1_103_539, 1_693_363), (
+    assert total in P.param_counts, (
         f"build_model() has {total:,} parameters ({per_layer or 'no layers with parameters'}), expected "
-        f"{EXPECTED_COUNTS}. Try: compare each layer's count with these.")
+        f"{expected_counts()}. Try: compare each layer's count with these.")
 
 
-@pytest.mark.parametrize(("index", "expected"), [(0, (25, 9, 9)), (1, (64, 9, 9))], ids=["conv1", "conv2"])
+@pytest.mark.parametrize(("index", "expected"), [(0, P.conv1_out), (1, P.conv2_out)],
+                         ids=[f"conv1-{shape_id(P.conv1_out)}", f"conv2-{shape_id(P.conv2_out)}"])
 def test_build_model_conv_output_shapes(solution, index, expected):
     torch.manual_seed(0)
     model = call("build_model", solution.build_model).eval()
@@ -183,19 +216,19 @@ def test_build_model_conv_output_shapes(solution, index, expected):
     error = None
     try:
         with torch.no_grad():
-            model(torch.randn(1, 1, 28, 28))
+            model(torch.randn(1, *INPUT))
     except Exception as err:  # a later layer may fail because of this one: report the shapes seen so far
         error = err
     finally:
         for hook in hooks:
             hook.remove()
     if len(seen) <= index and error is not None:
-        raised("build_model()(x) for x of shape (1, 1, 28, 28)", error, FORWARD_HINT)
+        raised(f"build_model()(x) for x of shape {(1, *INPUT)}", error, FORWARD_HINT)
     assert len(seen) > index, (f"a forward pass of build_model() ran {len(seen)} nn.Conv2d layer(s), expected 2. "
                                "Try: build both convolutions of section 3 as nn.Conv2d modules.")
     name, got = seen[index]
     assert got == expected, (f"conv{index + 1} ('{name}') output has wrong shape: got {got}, expected {expected} "
-                             "for an input (1, 28, 28). Try: check its kernel_size, stride and padding "
+                             f"for an input {INPUT}. Try: check its kernel_size, stride and padding "
                              "against section 3.")
 
 
@@ -274,7 +307,8 @@ def test_train_changes_the_parameters(smoke_run):
 # ---------------------------------------------------------------------------------------------------
 # top_patches (section 5)
 
-FILTERS, K, N_IMAGES = [0, 1, 2, 3, 4], 12, 200
+FILTERS, K, N_IMAGES = list(range(min(5, P.conv1.filters))), 12, 200
+SIZE, STRIDE, PAD = P.patch.size, P.patch.stride, P.patch.padding  # the window of one conv1 activation
 
 
 @pytest.fixture(scope="module")
@@ -292,22 +326,35 @@ def patches(solution, request) -> Outcome:
 def test_top_patches_shape(patches):
     _, got = patches.get()
     shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-    assert shape == (len(FILTERS), K, 12, 12), (
+    assert shape == (len(FILTERS), K, SIZE, SIZE), (
         f"top_patches(model, images, {FILTERS}, k={K}) returned {shape}, expected a tensor of shape "
-        f"({len(FILTERS)}, {K}, 12, 12). Try: one row per filter, k patches of 12x12 each.")
+        f"({len(FILTERS)}, {K}, {SIZE}, {SIZE}). Try: one row per filter, k patches of {SIZE}x{SIZE} each.")
 
 
-def test_top_patches_are_windows_at_stride_2(patches):
+def conv1_windows(images: torch.Tensor) -> torch.Tensor:
+    """(N * H1 * W1, SIZE * SIZE): the input window of every conv1 activation, zeros where conv1 pads."""
+    _, h, w = P.conv1_out
+    padded = F.pad(images[:, 0], (PAD, SIZE, PAD, SIZE))  # spare zeros after the image: the first h x w windows count
+    windows = padded.unfold(1, SIZE, STRIDE)[:, :h].unfold(2, SIZE, STRIDE)[:, :, :w]  # (N, h, w, SIZE, SIZE)
+    return windows.reshape(-1, SIZE * SIZE)
+
+
+def test_top_patches_are_conv1_windows(patches):
     images, got = patches.get()
-    if not (isinstance(got, torch.Tensor) and tuple(got.shape) == (len(FILTERS), K, 12, 12)):
+    if not (isinstance(got, torch.Tensor) and tuple(got.shape) == (len(FILTERS), K, SIZE, SIZE)):
         pytest.fail("top_patches returned the wrong shape, so its patches cannot be checked: make "
                     "test_top_patches_shape pass first.", pytrace=False)
-    windows = images[:, 0].unfold(1, 12, 2).unfold(2, 12, 2).reshape(-1, 144)  # (N*9*9, 144): every conv1 window
-    flat = got.reshape(len(FILTERS), K, 144)
+    windows = conv1_windows(images)
+    flat = got.reshape(len(FILTERS), K, SIZE * SIZE)
+    def span(a: str) -> str:  # 'rows 2i..2i+11' for a = 'i'
+        start = f"{STRIDE}{a}-{PAD}" if PAD else f"{STRIDE}{a}"
+        return f"{start}..{start}+{SIZE - 1}"
+    padding = f", padding {PAD}: zeros outside the image" if PAD else ""
     for row, f in enumerate(FILTERS):
         for rank in range(K):
             patch = flat[row, rank]
             assert (windows == patch).all(1).any(), (
-                f"top_patches: patch {rank} of filter {f} is not images[n, 0, 2i:2i+12, 2j:2j+12] for any n, i, j, "
-                "expected every patch to be the 12x12 input window that one conv1 activation sees. Try: "
-                "activation (i, j) of conv1 (kernel 12, stride 2) sees rows 2i..2i+11 and columns 2j..2j+11.")
+                f"top_patches: patch {rank} of filter {f} is not the input window of any conv1 activation, "
+                f"expected every patch to be the {SIZE}x{SIZE} window that one conv1 activation sees. Try: "
+                f"activation (i, j) of conv1 (kernel {SIZE}, stride {STRIDE}{padding}) sees rows {span('i')} and "
+                f"columns {span('j')} (section 5).")
