@@ -64,7 +64,8 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
         res = {"phase": "start", "errors": {"import": {"type": "ResultsFileError", "message": problem}}}
 
     test_images = mnist.normalise(data["test_x"])
-    ctx = Context(config, res, outcome, cases, keep["probe"], test_images, data["test_y"], keep["perm"], test_images[:config.top_patches.images])
+    ctx = Context(config, res, outcome, cases, keep["probe"], test_images, data["test_y"], keep["perm"], test_images[:config.top_patches.images],
+                  relabel=keep["relabel"])
     result.checks, grader_errors = judge(ctx)
     result.mark = mark_for(result.checks, config)
     try:

@@ -14,6 +14,7 @@ import assignment
 from assignment import data as mnist
 
 from .config import Config
+from .relabel import derangement
 
 MAX_RESULTS_BYTES = 256 * 2**20
 
@@ -36,14 +37,15 @@ def prepare_job(solution: Path, config: Config, data: dict, cases: list, threads
 
     gen = torch.Generator().manual_seed(secrets.randbits(62))
     perm = torch.randperm(len(data["test_y"]), generator=gen)
+    relabel = derangement(int(data["test_y"].max()) + 1)  # the child learns relabel[real class]
     tp = config.top_patches
     spec = {
         "solution": str(job / "submission" / "cnn.py"), "results_name": f"res-{secrets.token_hex(8)}.pt",
         "threads": threads, "seed": config.training.seed, "iterations": config.training.iterations,
         "log_every": config.training.log_every, "filters": list(tp.filters), "k": tp.k,
         "shape_cases": [{k: v for k, v in c.items() if k != "expected"} for c in cases],
-        "train_x": data["train_x"], "train_y": data["train_y"], "valid_x": data["valid_x"],
-        "valid_y": data["valid_y"], "test_x": data["test_x"][perm], "patch_x": data["test_x"][:tp.images],
+        "train_x": data["train_x"], "train_y": relabel[data["train_y"]], "valid_x": data["valid_x"],
+        "valid_y": relabel[data["valid_y"]], "test_x": data["test_x"][perm], "patch_x": data["test_x"][:tp.images],
         "probe_x": probe_images(data),
     }
     torch.save(spec, job / "job.pt")
@@ -51,7 +53,7 @@ def prepare_job(solution: Path, config: Config, data: dict, cases: list, threads
         for root, dirs, files in os.walk(job):
             for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
                 os.chown(name, uid, uid)
-    return job, {"perm": perm, "results": job / spec["results_name"], "base": base, "probe": spec["probe_x"]}
+    return job, {"perm": perm, "relabel": relabel, "results": job / spec["results_name"], "base": base, "probe": spec["probe_x"]}
 
 
 def probe_images(data: dict) -> torch.Tensor:

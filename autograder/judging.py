@@ -15,6 +15,7 @@ import torch
 
 from . import canonical, sandbox
 from .config import Config
+from .relabel import Provenance, provenance
 from .results import ERROR, FAILED, GRADER_ERROR, PASSED, CheckResult
 
 CHECKS_DIR = Path(__file__).resolve().with_name("checks")
@@ -52,6 +53,7 @@ class Context:
     test_labels: torch.Tensor
     perm: torch.Tensor  # the order in which the child saw the test images
     patch_images: torch.Tensor
+    relabel: torch.Tensor | None = None  # the child learnt relabel[real class] (relabel.py); None: the identity
     notes: list = field(default_factory=list)
 
     # --- what the student's code did, phase by phase ---
@@ -99,20 +101,33 @@ class Context:
         return problems
 
     @cached_property
-    def accuracy(self) -> tuple[float, bool]:
-        """(test accuracy, verified). Verified means computed here by the canonical network with the
-        student's weights, which behaves exactly like theirs; else from the logits the child reported."""
+    def predictions(self) -> tuple[torch.Tensor, bool]:
+        """(the trained model's class for each test image, in the official order; verified). Verified means
+        computed here by the canonical network with the student's weights, which behaves exactly like
+        theirs; else from the logits the child reported (it saw the test images in the order `perm`)."""
         try:
             if not self.architecture_problems:
-                logits = canonical.predict(self.weights[0], self.test_images)
-                return (logits.argmax(1) == self.test_labels).float().mean().item(), True
+                return canonical.predict(self.weights[0], self.test_images).argmax(1), True
         except StudentError:
             pass
         logits = self.require("evaluate", "test_logits")
         if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (len(self.perm), 10):
             raise StudentError(f"the model's output on the test images has shape "
                                f"{tuple(getattr(logits, 'shape', ()))}, expected ({len(self.perm)}, 10)")
-        return (logits.argmax(1) == self.test_labels[self.perm]).float().mean().item(), False
+        predicted = torch.empty(len(self.perm), dtype=torch.long)
+        predicted[self.perm] = logits.argmax(1)
+        return predicted, False
+
+    @cached_property
+    def provenance(self) -> Provenance:
+        """How the predictions match the labels train() was given, and the real ones."""
+        relabel = self.relabel if self.relabel is not None else torch.arange(10)
+        return provenance(self.predictions[0], self.test_labels, relabel)
+
+    @property
+    def accuracy(self) -> tuple[float, bool]:
+        """(test accuracy against the labels train() was given, verified)."""
+        return self.provenance.given, self.predictions[1]
 
 
 def student_message(phase: str, err: dict, config: Config) -> str:
