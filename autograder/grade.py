@@ -65,9 +65,10 @@ def grade(submission: str | Path, config: Config, *, cache: Path = DEFAULT_CACHE
 
     test_images = mnist.normalise(data["test_x"])
     ctx = Context(config, res, outcome, cases, keep["probe"], test_images, data["test_y"], keep["perm"], test_images[:config.top_patches.images],
-                  relabel=keep["relabel"])
+                  relabel=keep["relabel"], source=solution.read_text(errors="replace"))
     result.checks, grader_errors = judge(ctx)
     result.mark = mark_for(result.checks, config)
+    result.cause = ctx.cause.lines() if ctx.cause else []
     try:
         result.test_accuracy, result.accuracy_verified = ctx.accuracy
     except StudentError:

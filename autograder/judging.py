@@ -3,6 +3,7 @@ collects them. The checks import this module (never the orchestrator, grade.py).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import traceback
@@ -15,6 +16,7 @@ import torch
 
 from . import canonical, sandbox
 from .config import Config
+from .causes import PHASE_ORDER, Cause, error_fixes, scrub, script_fix, top_level_calls
 from .relabel import Provenance, provenance
 from .results import ERROR, FAILED, GRADER_ERROR, PASSED, CheckResult
 
@@ -54,6 +56,7 @@ class Context:
     perm: torch.Tensor  # the order in which the child saw the test images
     patch_images: torch.Tensor
     relabel: torch.Tensor | None = None  # the child learnt relabel[real class] (relabel.py); None: the identity
+    source: str = ""  # the submitted cnn.py, read (never run) to recognise fixes
     notes: list = field(default_factory=list)
 
     # --- what the student's code did, phase by phase ---
@@ -75,16 +78,57 @@ class Context:
         how = f"killed by signal {o.signal}" if o.signal else f"exit code {o.returncode}"
         return f"your code ended early ({how}) during {phase}: do not exit or kill the process"
 
-    def require(self, phase: str, key: str):
-        """The result `key` of `phase`, or StudentError saying why there is none: the phase's own error,
-        else the error of a phase it depends on, else why the child stopped."""
+    @cached_property
+    def cause(self) -> Cause | None:
+        """What stopped the student's code, said once: the first phase that raised, else why the child
+        stopped; None if it ran to the end."""
         errors = self.res.get("errors", {})
+        lim = self.config.limits
+        for phase in PHASE_ORDER:
+            err = errors.get(phase)
+            if err:
+                fixes = error_fixes(phase, err, lim.memory_mb, lim.processes)
+                message = student_message(phase, err, self.config)
+                calls = top_level_calls(self.source) if phase == "import" else []
+                if calls:  # the first sentence says what to change; the error itself comes after
+                    fixes, message = [message, *fixes], script_fix(calls)
+                elif fixes and fixes[0].startswith("use the train_set"):
+                    fixes, message = fixes[1:], data_message(phase, err)
+                return Cause(phase, message, fixes, err)
+        death = self.death()
+        if death is None:
+            return None
+        phase = self.res.get("phase", "start")
+        calls = top_level_calls(self.source) if phase == "import" else []
+        return Cause(phase, death, [script_fix(calls)] if calls else [])
+
+    def require(self, phase: str, key: str):
+        """The result `key` of `phase`, or StudentError saying why there is none. A check blocked by the
+        cause says only "not run: needs ..."; another error of its own phase (a second function not yet
+        written) is said in full."""
+        errors, cause = self.res.get("errors", {}), self.cause
         for name in (phase, *PREREQUISITES.get(phase, ())):
+            if errors.get(name):
+                if cause and cause.error and _same(errors[name], cause.error):
+                    raise StudentError(cause.not_run)
+                if name == phase:
+                    raise StudentError(student_message(name, errors[name], self.config))
+        for name in PREREQUISITES.get(phase, ()):
             if errors.get(name):
                 raise StudentError(student_message(name, errors[name], self.config))
         if key not in self.res:
-            raise StudentError(self.death() or f"{PHASE_WORDS.get(phase, phase)} produced nothing")
+            if cause:
+                raise StudentError(cause.not_run)
+            raise StudentError(f"{PHASE_WORDS.get(phase, phase)} produced nothing")
         return self.res[key]
+
+    def steps_made(self) -> int:
+        """The optimizer steps train() made, or StudentError if train() did not finish (the model is not
+        a trained one)."""
+        errors, cause = self.res.get("errors", {}), self.cause
+        if errors.get("train") or (cause and cause.phase == "train"):
+            raise StudentError(cause.not_run if cause and cause.phase == "train" else "not run: needs train()")
+        return int(self.res.get("optimizer_steps", 0))
 
     # --- verdicts shared by several checks ---
     @cached_property
@@ -130,27 +174,37 @@ class Context:
         return self.provenance.given, self.predictions[1]
 
 
+def _same(a: dict, b: dict) -> bool:
+    return (a.get("type"), a.get("message")) == (b.get("type"), b.get("message"))
+
+
 def student_message(phase: str, err: dict, config: Config) -> str:
-    kind, text = err.get("type", "Exception"), err.get("message", "")
+    """The error in the student's terms, with no path inside the grader's job folder. The MNIST helpers'
+    own advice (internet, MNIST_ROOT) applies only on the student's machine and is left out."""
+    kind, text = err.get("type", "Exception"), scrub(err.get("message", ""))
+    if kind == "MNISTUnavailable":
+        text = "MNIST could not be loaded"
     func = PHASE_WORDS.get(phase, phase)
     if phase == "import":
         head = f"your cnn.py could not be imported: {kind}: {text}"
     elif kind == "NotImplementedError":
         return f"{func} is not implemented yet: {text}"
     else:
-        head = f"your {func} raised an error: {kind}: {text}"
-    low = text.lower()
-    if "cuda" in low or "nvidia" in low:
-        head += (" -- the grader has no GPU: choose the device with torch.cuda.is_available(), or use the "
-                 "device of the model's parameters")
-    elif kind == "MemoryError" or "can't allocate memory" in low:
-        head += f" -- this hit the memory limit ({config.limits.memory_mb} MB)"
-    elif kind == "BlockingIOError" or "resource temporarily unavailable" in low:
-        head += f" -- this hit the process limit ({config.limits.processes} processes)"
-    if kind in ("ModuleNotFoundError", "ImportError") and ("reference" in low or "autograder" in low):
-        head += " -- only torch, numpy, the standard library and the assignment package are available"
-    trace = err.get("trace")
+        head = f"{func} raised an error: {kind}: {text}"
+    trace = scrub(err.get("trace") or "")
     return head + (f"\n{trace}" if trace else "")
+
+
+def data_message(phase: str, err: dict) -> str:
+    """First sentence for code that loads MNIST itself instead of using the data it is given."""
+    where = re.findall(r"cnn\.py, line (\d+)[^\n]*\n\s*([^\n]+)", scrub(err.get("trace") or ""))
+    at = f" (cnn.py, line {where[-1][0]}: `{where[-1][1].strip()[:80]}`)" if where else ""
+    return (f"{PHASE_WORDS.get(phase, phase)} loads MNIST itself{at}, and the grader has no network and no MNIST "
+            "to load: use the train_set and valid_set that train() is given, e.g.\n"
+            "images, labels = as_tensors(train_set)  # (N, 1, 28, 28), (N,)\n"
+            "valid_images, valid_labels = as_tensors(valid_set)\n"
+            f"(it raised {err.get('type', 'an error')}; load the data yourself only under "
+            'if __name__ == "__main__": for your own runs)')
 
 
 class _Judge:

@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+from .causes import scrub
 from .config import Config
 from .results import ERROR, GRADER_ERROR, PASSED, GradeResult
 
@@ -34,7 +35,8 @@ def gradescope(result: GradeResult, config: Config) -> dict:
     return {
         "score": score,
         "execution_time": result.elapsed_s,
-        "output": f"Mark: {result.mark or 'none'}. " + MARK_WORDS[result.mark],
+        "output": f"Mark: {result.mark or 'none'}. " + MARK_WORDS[result.mark] + "".join(
+            f"\n\n{line}" for line in cause_lines(result)),
         "output_format": "md",
         "visibility": "visible",
         "tests": tests,
@@ -42,7 +44,7 @@ def gradescope(result: GradeResult, config: Config) -> dict:
                        "accuracy_verified": result.accuracy_verified, "sha256": result.sha256,
                        "checks": {c.name: c.status for c in result.checks}, "isolation": result.isolation,
                        "child": {k: v for k, v in result.child.items() if not k.endswith("_tail")},
-                       "grader_error": result.grader_error},
+                       "cause": result.cause, "grader_error": result.grader_error},
     }
 
 
@@ -56,9 +58,22 @@ def _messages_md(messages: list[str]) -> list[str]:
     return lines
 
 
+def cause_lines(result: GradeResult) -> list[str]:
+    """The cause, said once, then its likely fixes (markdown)."""
+    if not result.cause:
+        return []
+    first, *fixes = result.cause
+    lines = ["**What stopped your code:**", "", *_messages_md([first])]
+    if fixes:
+        lines += ["", "**Likely fixes:**", "", *_messages_md(fixes)]
+    return lines
+
+
 def feedback_md(result: GradeResult) -> str:
     lines = [f"# Feedback: {Path(result.submission).name or result.submission}", "",
              f"**Mark: {result.mark or 'none'}**. {MARK_WORDS[result.mark]}", ""]
+    if result.cause:
+        lines += [*cause_lines(result), ""]
     if result.test_accuracy is not None:
         how = "measured by the grader with your weights" if result.accuracy_verified else "from your model's outputs"
         lines += [f"Test accuracy: {result.test_accuracy:.2%} ({how}).", ""]
@@ -72,7 +87,7 @@ def feedback_md(result: GradeResult) -> str:
             lines += [f"### {c.title} ({kind})", "", *_messages_md(c.messages), ""]
     if result.grader_error:
         lines += ["", "> The grader itself hit a problem; this is not your fault, and your instructor will see it."]
-    out = result.child.get("stdout_tail", "").strip()
+    out = scrub(result.child.get("stdout_tail", "")).strip()
     if out:
         lines += ["", "## The end of what your code printed", "", "```", *out.splitlines()[-20:], "```"]
     lines += ["", f"Graded in {result.elapsed_s:.0f} s. Sandbox: " + "; ".join(
@@ -118,6 +133,8 @@ def report_html(result: GradeResult, pngs: dict[str, bytes]) -> str:
                    f"<td>{'<br>'.join(esc(m).replace(chr(10), '<br>') for m in c.messages)}</td></tr>"
                    for c in result.checks)
     acc = "" if result.test_accuracy is None else f"<p>Test accuracy: {result.test_accuracy:.2%}</p>"
+    acc += "".join(f"<p>{'What stopped your code: ' if i == 0 else 'Likely fix: '}{esc(m).replace(chr(10), '<br>')}</p>"
+                   for i, m in enumerate(result.cause))
     imgs = "".join(f"<figure><img alt='{name}' src='data:image/png;base64,{base64.b64encode(data).decode()}'>"
                    f"<figcaption>{name}</figcaption></figure>" for name, data in pngs.items())
     iso = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in result.isolation.items())
@@ -138,6 +155,8 @@ def console_table(result: GradeResult) -> str:
     lines = [f"{c.title:<{width}}  {STATUS_WORDS.get(c.status, c.status)}" for c in result.checks]
     acc = "" if result.test_accuracy is None else f"  test accuracy {result.test_accuracy:.2%}"
     lines.append(f"Mark: {result.mark or 'none'}{acc}  ({result.elapsed_s:.0f} s)")
+    if result.cause:
+        lines.append("Cause: " + result.cause[0].splitlines()[0])
     if result.grader_error:
         lines.append("GRADER ERROR: " + result.grader_error.splitlines()[0])
     return "\n".join(lines)

@@ -32,6 +32,7 @@ class GradeResult:
     isolation: dict[str, str] = field(default_factory=dict)  # protection -> what was in force
     child: dict = field(default_factory=dict)  # exit code, timed_out, stdout/stderr tails, phase reached
     history: list[dict] = field(default_factory=list)  # the student's training history, validated
+    cause: list[str] = field(default_factory=list)  # what stopped the student's code, then its likely fixes
     grader_error: str | None = None  # set only when the grader itself failed
 
     def to_dict(self) -> dict:
