@@ -3,7 +3,6 @@ collects them. The checks import this module (never the orchestrator, grade.py).
 from __future__ import annotations
 
 import os
-import re
 import signal
 import sys
 import traceback
@@ -16,7 +15,8 @@ import torch
 
 from . import canonical, sandbox
 from .config import Config
-from .causes import PHASE_ORDER, Cause, error_fixes, scrub, script_fix, top_level_calls
+from .causes import (PHASE_ORDER, Cause, error_fixes, loads_data, same_cause, scrub, script_fix, top_level_calls,
+                     uses_cuda, where)
 from .relabel import Provenance, provenance
 from .results import ERROR, FAILED, GRADER_ERROR, PASSED, CheckResult
 
@@ -91,9 +91,12 @@ class Context:
                 message = student_message(phase, err, self.config)
                 calls = top_level_calls(self.source) if phase == "import" else []
                 if calls:  # the first sentence says what to change; the error itself comes after
-                    fixes, message = [message, *fixes], script_fix(calls)
-                elif fixes and fixes[0].startswith("use the train_set"):
+                    fixes = [message, *(f for f in fixes if not f.startswith("use the train_set"))]
+                    message = script_fix(calls)
+                elif loads_data(phase, err):
                     fixes, message = fixes[1:], data_message(phase, err)
+                elif uses_cuda(err):
+                    fixes, message = [f for f in fixes if "no GPU" not in f], cuda_message(phase, err)
                 return Cause(phase, message, fixes, err)
         death = self.death()
         if death is None:
@@ -109,7 +112,7 @@ class Context:
         errors, cause = self.res.get("errors", {}), self.cause
         for name in (phase, *PREREQUISITES.get(phase, ())):
             if errors.get(name):
-                if cause and cause.error and _same(errors[name], cause.error):
+                if cause and cause.error and same_cause(errors[name], cause.error):
                     raise StudentError(cause.not_run)
                 if name == phase:
                     raise StudentError(student_message(name, errors[name], self.config))
@@ -174,10 +177,6 @@ class Context:
         return self.provenance.given, self.predictions[1]
 
 
-def _same(a: dict, b: dict) -> bool:
-    return (a.get("type"), a.get("message")) == (b.get("type"), b.get("message"))
-
-
 def student_message(phase: str, err: dict, config: Config) -> str:
     """The error in the student's terms, with no path inside the grader's job folder. The MNIST helpers'
     own advice (internet, MNIST_ROOT) applies only on the student's machine and is left out."""
@@ -197,14 +196,19 @@ def student_message(phase: str, err: dict, config: Config) -> str:
 
 def data_message(phase: str, err: dict) -> str:
     """First sentence for code that loads MNIST itself instead of using the data it is given."""
-    where = re.findall(r"cnn\.py, line (\d+)[^\n]*\n\s*([^\n]+)", scrub(err.get("trace") or ""))
-    at = f" (cnn.py, line {where[-1][0]}: `{where[-1][1].strip()[:80]}`)" if where else ""
-    return (f"{PHASE_WORDS.get(phase, phase)} loads MNIST itself{at}, and the grader has no network and no MNIST "
-            "to load: use the train_set and valid_set that train() is given, e.g.\n"
+    return (f"{PHASE_WORDS.get(phase, phase)} loads MNIST itself{where(err)}, and the grader has no network and "
+            "no MNIST to load: use the train_set and valid_set that train() is given, e.g.\n"
             "images, labels = as_tensors(train_set)  # (N, 1, 28, 28), (N,)\n"
             "valid_images, valid_labels = as_tensors(valid_set)\n"
             f"(it raised {err.get('type', 'an error')}; load the data yourself only under "
             'if __name__ == "__main__": for your own runs)')
+
+
+def cuda_message(phase: str, err: dict) -> str:
+    """First sentence for code that needs a GPU (the error's own advice is for the student's machine)."""
+    return (f"{PHASE_WORDS.get(phase, phase)} uses CUDA{where(err)} and raised {err.get('type', 'an error')}: "
+            "the grader has no GPU. Choose the device with torch.cuda.is_available(), or use the device of "
+            "the model's parameters: `device = next(model.parameters()).device`")
 
 
 class _Judge:

@@ -34,10 +34,12 @@ def context(res: dict, source: str = "", outcome: Outcome | None = None) -> Cont
 def test_scrub_leaves_no_job_path():
     text = (f'File "{JOB}", line 7, in <module>\n'
             f"No MNIST under /tmp/cnn-grader-k2j4_x/0123/home/.cache/cnn-practical/mnist (x)\n"
-            f"invalid syntax ({JOB}, line 3)")
+            f"invalid syntax ({JOB}, line 3)\n"
+            "cannot import name 'x' from 'assignment.data' (/tmp/cnn-grader-k2j4_x/0123/lib/assignment/data.py)")
     clean = causes.scrub(text)
     assert "cnn-grader-" not in clean and "/submission/" not in clean
     assert "cnn.py, line 7, in <module>" in clean and "(cnn.py, line 3)" in clean
+    assert "'assignment.data' (assignment/data.py)" in clean
 
 
 def test_top_level_calls_skip_definitions_imports_and_the_main_guard():
