@@ -265,6 +265,7 @@ def judge(ctx: Context) -> tuple[list[CheckResult], list[str]]:
         if v is None:
             plugin.grader_errors.append(f"no hidden check ran for '{name}'")
             v = {"status": GRADER_ERROR, "messages": [GRADER_FAULT]}
-        checks.append(CheckResult(name, spec.title, v["status"], v["messages"], spec.visibility))
+        messages = [scrub(m) for m in v["messages"]]  # whatever a check quotes, no job path reaches the student
+        checks.append(CheckResult(name, spec.title, v["status"], messages, spec.visibility))
     return checks, plugin.grader_errors
 
