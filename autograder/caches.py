@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 from pathlib import Path
 
 DEFAULT_CACHE = Path.home() / ".cache" / "cnn-practical" / "grader"
@@ -52,3 +53,24 @@ def shape_cases(n: int, seed: int, own: list[dict], cache: Path = DEFAULT_CACHE)
     layers = hashlib.sha256(json.dumps(own, sort_keys=True).encode()).hexdigest()[:12]
     return cached(cache / f"shape-cases-{n}-{seed}-{layers}-torch-{torch.__version__}.pt",
                   lambda: shapes.make_cases(n, seed, own))
+
+
+def grader_key(cache: Path = DEFAULT_CACHE) -> bytes:
+    """This grading machine's secret key, made on first use and kept in the cache (which the child never
+    sees). Seeds per-submission secrets, so regrading the same file here gives the same result."""
+    file = cache / "grader.key"
+    try:
+        return bytes.fromhex(file.read_text().strip())
+    except (OSError, ValueError):
+        pass
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    tmp.write_text(secrets.token_hex(32))
+    tmp.chmod(0o600)
+    try:
+        os.link(tmp, file)  # first writer wins: every grade on this machine uses one key
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return bytes.fromhex(file.read_text().strip())

@@ -6,6 +6,7 @@ prepare (job.py: job folder and inputs; hiding.py: what the child must not see) 
 """
 from __future__ import annotations
 
+import hmac
 import os
 import shutil
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 from assignment import data as mnist
 
 from . import provenance, sandbox
-from .caches import DEFAULT_CACHE, grader_data, shape_cases
+from .caches import DEFAULT_CACHE, grader_data, grader_key, shape_cases
 from .config import Config
 from .early import EarlyVerdicts
 from .hiding import REPO, hidden_paths
@@ -53,12 +54,14 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
     uid = sandbox.new_uid() if level == "root" else None
     threads = threads or max(1, min(4, len(os.sched_getaffinity(0))))
     cases = shape_cases(config.output_shape.cases, config.output_shape.seed, practical.shape_cases, cache)
-    job, keep = prepare_job(handed_in.code, config, practical, data, cases, threads, uid)
+    relabel_seed = hmac.digest(grader_key(cache), f"relabel:{result.sha256}:{variant}".encode(), "sha256")
+    job, keep = prepare_job(handed_in.code, config, practical, data, cases, threads, uid, relabel_seed)
     test_images = mnist.normalise(data["test_x"])
 
     def context(res, outcome):
         return Context(config, practical, res, outcome, cases, keep["probe"], test_images, data["test_y"],
-                       keep["perm"], test_images[:config.top_patches.images], variant=variant, variants=variants)
+                       keep["perm"], test_images[:config.top_patches.images], variant=variant, variants=variants,
+                       relabel=keep["relabel"], source=handed_in.code.decode(errors="replace"))
 
     early = EarlyVerdicts(keep["results"], lambda res: context(res, sandbox.Outcome(returncode=None)), config, live)
 
@@ -98,7 +101,9 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
     except StudentError:
         pass
     result.mark = None if result.regrade else mark_for(result.checks, config, other_variant=ctx.other_variant())
+    result.cause = ctx.cause.lines() if ctx.cause else []
     try:
+        ctx.steps_made()  # no accuracy to quote for a model that train() did not finish
         result.test_accuracy, result.accuracy_verified = ctx.accuracy
     except StudentError:
         pass

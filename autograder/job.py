@@ -16,13 +16,14 @@ from assignment import data as mnist
 
 from .config import Config
 from .spec import Practical
+from .relabel import derangement
 
 MAX_RESULTS_BYTES = 256 * 2**20
 PRACTICAL_JSON = "practical.json"  # = spec.Practical.student_facts(), as a student template carries it
 
 
 def prepare_job(code: bytes, config: Config, practical: Practical, data: dict, cases: list, threads: int,
-                uid: int | None) -> tuple[Path, dict]:
+                uid: int | None, relabel_seed: bytes | None = None) -> tuple[Path, dict]:
     """A private folder with the submission's code as cnn.py, the public helpers, the child script and its
     inputs.
 
@@ -47,14 +48,15 @@ def prepare_job(code: bytes, config: Config, practical: Practical, data: dict, c
 
     order_seed = secrets.randbits(62)  # fresh for every grading; recorded once the child has ended
     perm = torch.randperm(len(data["test_y"]), generator=torch.Generator().manual_seed(order_seed))
+    relabel = derangement(practical.classes, relabel_seed)  # the child learns relabel[real class]
     tp = config.top_patches
     spec = {
         "solution": str(job / "submission" / "cnn.py"), "results_name": f"res-{secrets.token_hex(8)}.pt",
         "threads": threads, "seed": config.training.seed, "iterations": config.training.iterations,
         "log_every": config.training.log_every, "filters": list(tp.filters), "k": tp.k,
         "shape_cases": [{k: v for k, v in c.items() if k != "expected"} for c in cases],
-        "train_x": data["train_x"], "train_y": data["train_y"], "valid_x": data["valid_x"],
-        "valid_y": data["valid_y"], "test_x": data["test_x"][perm], "patch_x": data["test_x"][:tp.images],
+        "train_x": data["train_x"], "train_y": relabel[data["train_y"]], "valid_x": data["valid_x"],
+        "valid_y": relabel[data["valid_y"]], "test_x": data["test_x"][perm], "patch_x": data["test_x"][:tp.images],
         "probe_x": probe_images(data, practical), "practical": practical.student_facts(),
     }
     torch.save(spec, job / "job.pt")
@@ -62,7 +64,7 @@ def prepare_job(code: bytes, config: Config, practical: Practical, data: dict, c
         for root, dirs, files in os.walk(job):
             for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
                 os.chown(name, uid, uid)
-    return job, {"perm": perm, "results": job / spec["results_name"], "base": base, "probe": spec["probe_x"],
+    return job, {"perm": perm, "relabel": relabel, "results": job / spec["results_name"], "base": base, "probe": spec["probe_x"],
                  "order_seed": order_seed}
 
 

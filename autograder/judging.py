@@ -15,6 +15,9 @@ import torch
 
 from . import canonical, sandbox, watch
 from .config import Config
+from .causes import (PHASE_ORDER, Cause, error_fixes, loads_data, same_cause, scrub, script_fix, top_level_calls,
+                     uses_cuda, where)
+from .relabel import Provenance, provenance
 from .results import ERROR, FAILED, GRADER_ERROR, INCONCLUSIVE, PASSED, CheckResult
 from .spec import Practical, differences
 
@@ -62,6 +65,8 @@ class Context:
     patch_images: torch.Tensor
     variant: str = "v1"  # the id of `practical` among the config's variants
     variants: dict = field(default_factory=dict)  # id -> Practical: every variant of the config
+    relabel: torch.Tensor | None = None  # the child learnt relabel[real class] (relabel.py); None: the identity
+    source: str = ""  # the submitted cnn.py, read (never run) to recognise fixes
     notes: list = field(default_factory=list)
 
     # --- what the student's code did, phase by phase ---
@@ -105,17 +110,53 @@ class Context:
         return (f"time limit: train() was stopped after {wall:g} s, having made {of}, and none lately (or used no "
                 "CPU): it seems stuck; check that every iteration calls optimizer.step() and nothing waits forever")
 
-    def require(self, phase: str, key: str):
-        """The result `key` of `phase`, or StudentError saying why there is none: the phase's own error,
-        else the error of a phase it depends on, else why the child stopped."""
+    @cached_property
+    def cause(self) -> Cause | None:
+        """What stopped the student's code, said once: the first phase that raised, else why the child
+        stopped; None if it ran to the end."""
         errors = self.res.get("errors", {})
+        lim = self.config.limits
+        for phase in PHASE_ORDER:
+            err = errors.get(phase)
+            if err:
+                fixes = error_fixes(phase, err, lim.memory_mb, lim.processes)
+                message = student_message(phase, err, self.config)
+                calls = top_level_calls(self.source) if phase == "import" else []
+                if calls:  # the first sentence says what to change; the error itself comes after
+                    fixes = [message, *(f for f in fixes if not f.startswith("use the train_set"))]
+                    message = script_fix(calls)
+                elif loads_data(phase, err):
+                    fixes, message = fixes[1:], data_message(phase, err)
+                elif uses_cuda(err):
+                    fixes, message = [f for f in fixes if "no GPU" not in f], cuda_message(phase, err)
+                return Cause(phase, message, fixes, err)
+        death = self.death()
+        if death is None:
+            return None
+        phase = self.res.get("phase", "start")
+        calls = top_level_calls(self.source) if phase == "import" else []
+        return Cause(phase, death, [script_fix(calls)] if calls else [])
+
+    def require(self, phase: str, key: str):
+        """The result `key` of `phase`, or StudentError saying why there is none. A check blocked by the
+        cause says only "not run: needs ..."; another error of its own phase (a second function not yet
+        written) is said in full."""
+        errors, cause = self.res.get("errors", {}), self.cause
         for name in (phase, *PREREQUISITES.get(phase, ())):
+            if errors.get(name):
+                if cause and cause.error and same_cause(errors[name], cause.error):
+                    raise StudentError(cause.not_run)
+                if name == phase:
+                    raise StudentError(student_message(name, errors[name], self.config))
+        for name in PREREQUISITES.get(phase, ()):
             if errors.get(name):
                 raise StudentError(student_message(name, errors[name], self.config))
         if key not in self.res:
             if self.outcome.timed_out and self.outcome.stopped_in_training == watch.OVERLOAD:
                 raise Inconclusive(self.death())
-            raise StudentError(self.death() or f"{PHASE_WORDS.get(phase, phase)} produced nothing")
+            if cause:
+                raise StudentError(cause.not_run)
+            raise StudentError(f"{PHASE_WORDS.get(phase, phase)} produced nothing")
         return self.res[key]
 
     def untrained_shape_problems(self) -> list[str] | None:
@@ -125,13 +166,21 @@ class Context:
             params = [[str(n), torch.empty(tuple(s), device="meta")] for n, s in self.res["param_shapes_initial"]]
         except (KeyError, TypeError, ValueError, RuntimeError):
             return None
-        return canonical.match_params(params)[1]
+        return canonical.match_params(params, self.practical)[1]
 
     def ready(self, check: str) -> bool:
         """Whether `check` (one of EARLY) can be judged already: its phase saved a result or an error."""
         phase, key = EARLY[check]
         errors = self.res.get("errors", {})
         return key in self.res or any(errors.get(p) for p in (phase, *PREREQUISITES.get(phase, ())))
+
+    def steps_made(self) -> int:
+        """The optimizer steps train() made, or StudentError if train() did not finish (the model is not
+        a trained one)."""
+        errors, cause = self.res.get("errors", {}), self.cause
+        if errors.get("train") or (cause and cause.phase == "train"):
+            raise StudentError(cause.not_run if cause and cause.phase == "train" else "not run: needs train()")
+        return int(self.res.get("optimizer_steps", 0))
 
     # --- verdicts shared by several checks ---
     @cached_property
@@ -176,13 +225,13 @@ class Context:
         return problems
 
     @cached_property
-    def accuracy(self) -> tuple[float, bool]:
-        """(test accuracy, verified). Verified means computed here by the canonical network with the
-        student's weights, which behaves exactly like theirs; else from the logits the child reported."""
+    def predictions(self) -> tuple[torch.Tensor, bool]:
+        """(the trained model's class for each test image, in the official order; verified). Verified means
+        computed here by the canonical network with the student's weights, which behaves exactly like
+        theirs; else from the logits the child reported (it saw the test images in the order `perm`)."""
         try:
             if not self.architecture_problems:
-                logits = canonical.predict(self.weights[0], self.test_images, self.practical)
-                return (logits.argmax(1) == self.test_labels).float().mean().item(), True
+                return canonical.predict(self.weights[0], self.test_images, self.practical).argmax(1), True
         except StudentError:
             pass
         logits = self.require("evaluate", "test_logits")
@@ -190,30 +239,54 @@ class Context:
         if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != want:
             raise StudentError(f"the model's output on the test images has shape "
                                f"{tuple(getattr(logits, 'shape', ()))}, expected {want}")
-        return (logits.argmax(1) == self.test_labels[self.perm]).float().mean().item(), False
+        predicted = torch.empty(len(self.perm), dtype=torch.long)
+        predicted[self.perm] = logits.argmax(1)
+        return predicted, False
+
+    @cached_property
+    def provenance(self) -> Provenance:
+        """How the predictions match the labels train() was given, and the real ones."""
+        relabel = self.relabel if self.relabel is not None else torch.arange(self.practical.classes)
+        return provenance(self.predictions[0], self.test_labels, relabel)
+
+    @property
+    def accuracy(self) -> tuple[float, bool]:
+        """(test accuracy against the labels train() was given, verified)."""
+        return self.provenance.given, self.predictions[1]
 
 
 def student_message(phase: str, err: dict, config: Config) -> str:
-    kind, text = err.get("type", "Exception"), err.get("message", "")
+    """The error in the student's terms, with no path inside the grader's job folder. The MNIST helpers'
+    own advice (internet, MNIST_ROOT) applies only on the student's machine and is left out."""
+    kind, text = err.get("type", "Exception"), scrub(err.get("message", ""))
+    if kind == "MNISTUnavailable":
+        text = "MNIST could not be loaded"
     func = PHASE_WORDS.get(phase, phase)
     if phase == "import":
         head = f"your cnn.py could not be imported: {kind}: {text}"
     elif kind == "NotImplementedError":
         return f"{func} is not implemented yet: {text}"
     else:
-        head = f"your {func} raised an error: {kind}: {text}"
-    low = text.lower()
-    if "cuda" in low or "nvidia" in low:
-        head += (" -- the grader has no GPU: choose the device with torch.cuda.is_available(), or use the "
-                 "device of the model's parameters")
-    elif kind == "MemoryError" or "can't allocate memory" in low:
-        head += f" -- this hit the memory limit ({config.limits.memory_mb} MB)"
-    elif kind == "BlockingIOError" or "resource temporarily unavailable" in low:
-        head += f" -- this hit the process limit ({config.limits.processes} processes)"
-    if kind in ("ModuleNotFoundError", "ImportError") and ("reference" in low or "autograder" in low):
-        head += " -- only torch, numpy, the standard library and the assignment package are available"
-    trace = err.get("trace")
+        head = f"{func} raised an error: {kind}: {text}"
+    trace = scrub(err.get("trace") or "")
     return head + (f"\n{trace}" if trace else "")
+
+
+def data_message(phase: str, err: dict) -> str:
+    """First sentence for code that loads MNIST itself instead of using the data it is given."""
+    return (f"{PHASE_WORDS.get(phase, phase)} loads MNIST itself{where(err)}, and the grader has no network and "
+            "no MNIST to load: use the train_set and valid_set that train() is given, e.g.\n"
+            "images, labels = as_tensors(train_set)  # (N, 1, 28, 28), (N,)\n"
+            "valid_images, valid_labels = as_tensors(valid_set)\n"
+            f"(it raised {err.get('type', 'an error')}; load the data yourself only under "
+            'if __name__ == "__main__": for your own runs)')
+
+
+def cuda_message(phase: str, err: dict) -> str:
+    """First sentence for code that needs a GPU (the error's own advice is for the student's machine)."""
+    return (f"{PHASE_WORDS.get(phase, phase)} uses CUDA{where(err)} and raised {err.get('type', 'an error')}: "
+            "the grader has no GPU. Choose the device with torch.cuda.is_available(), or use the device of "
+            "the model's parameters: `device = next(model.parameters()).device`")
 
 
 class _Judge:
@@ -279,7 +352,8 @@ def judge(ctx: Context, names: list[str] | None = None) -> tuple[list[CheckResul
         if v is None:
             plugin.grader_errors.append(f"no hidden check ran for '{name}'")
             v = {"status": GRADER_ERROR, "messages": [GRADER_FAULT]}
-        checks.append(CheckResult(name, spec.title_for(ctx.practical), v["status"], v["messages"], spec.visibility))
+        messages = [scrub(m) for m in v["messages"]]  # whatever a check quotes, no job path reaches the student
+        checks.append(CheckResult(name, spec.title_for(ctx.practical), v["status"], messages, spec.visibility))
     return checks, plugin.grader_errors
 
 

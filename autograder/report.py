@@ -6,6 +6,7 @@ import io
 import json
 from pathlib import Path
 
+from .causes import scrub
 from .config import Config
 from .results import ERROR, GRADER_ERROR, INCONCLUSIVE, PASSED, GradeResult
 
@@ -41,7 +42,8 @@ def gradescope(result: GradeResult, config: Config) -> dict:
     return {
         "score": score,
         "execution_time": result.elapsed_s,
-        "output": (REGRADE_WORDS if result.inconclusive else f"Mark: {result.mark or 'none'}. " + MARK_WORDS[result.mark]),
+        "output": (REGRADE_WORDS if result.inconclusive else f"Mark: {result.mark or 'none'}. " + MARK_WORDS[result.mark])
+        + "".join(f"\n\n{line}" for line in cause_lines(result)),
         "output_format": "md",
         "visibility": "visible",
         "tests": tests,
@@ -50,8 +52,8 @@ def gradescope(result: GradeResult, config: Config) -> dict:
                        "checks": {c.name: c.status for c in result.checks}, "isolation": result.isolation,
                        "provenance": result.provenance,
                        "child": {k: v for k, v in result.child.items() if not k.endswith("_tail")},
-                       "grader_error": result.grader_error, "regrade": result.regrade, "variant": result.variant,
-                       "matches_variant": result.matches_variant},
+                       "cause": result.cause, "grader_error": result.grader_error, "regrade": result.regrade,
+                       "variant": result.variant, "matches_variant": result.matches_variant},
     }
 
 
@@ -65,10 +67,23 @@ def _messages_md(messages: list[str]) -> list[str]:
     return lines
 
 
+def cause_lines(result: GradeResult) -> list[str]:
+    """The cause, said once, then its likely fixes (markdown)."""
+    if not result.cause:
+        return []
+    first, *fixes = result.cause
+    lines = ["**What stopped your code:**", "", *_messages_md([first])]
+    if fixes:
+        lines += ["", "**Likely fixes:**", "", *_messages_md(fixes)]
+    return lines
+
+
 def feedback_md(result: GradeResult) -> str:
     lines = [f"# Feedback: {Path(result.submission).name or result.submission}", "",
              f"**{REGRADE_WORDS}**" if result.inconclusive else f"**Mark: {result.mark or 'none'}**. {MARK_WORDS[result.mark]}",
              ""]
+    if result.cause:
+        lines += [*cause_lines(result), ""]
     if result.test_accuracy is not None:
         how = "measured by the grader with your weights" if result.accuracy_verified else "from your model's outputs"
         lines += [f"Test accuracy: {result.test_accuracy:.2%} ({how}).", ""]
@@ -84,7 +99,7 @@ def feedback_md(result: GradeResult) -> str:
             lines += [f"### {c.title} ({kind})", "", *_messages_md(c.messages), ""]
     if result.grader_error:
         lines += ["", "> The grader itself hit a problem; this is not your fault, and your instructor will see it."]
-    out = result.child.get("stdout_tail", "").strip()
+    out = scrub(result.child.get("stdout_tail", "")).strip()
     if out:
         lines += ["", "## The end of what your code printed", "", "```", *out.splitlines()[-20:], "```"]
     lines += ["", f"Graded in {result.elapsed_s:.0f} s. Sandbox: " + "; ".join(
@@ -131,6 +146,8 @@ def console_table(result: GradeResult) -> str:
     acc = "" if result.test_accuracy is None else f"  test accuracy {result.test_accuracy:.2%}"
     lines.append(f"{'Regrade (inconclusive)' if result.inconclusive else 'Mark: ' + (result.mark or 'none')}{acc}"
                  f"  ({result.elapsed_s:.0f} s)")
+    if result.cause:
+        lines.append("Cause: " + result.cause[0].splitlines()[0])
     if result.grader_error:
         lines.append("GRADER ERROR: " + result.grader_error.splitlines()[0])
     return "\n".join(lines)

@@ -34,6 +34,7 @@ class GradeResult:
     provenance: dict = field(default_factory=dict)  # grader version, policy hash, torch, threads, seeds
     child: dict = field(default_factory=dict)  # exit code, timed_out, stdout/stderr tails, phase reached
     history: list[dict] = field(default_factory=list)  # the student's training history, validated
+    cause: list[str] = field(default_factory=list)  # what stopped the student's code, then its likely fixes
     grader_error: str | None = None  # set only when the grader itself failed
     variant: str | None = None  # the spec's variant graded against (the student's assigned one)
     matches_variant: str | None = None  # the variant whose parameter shapes the network has, if any

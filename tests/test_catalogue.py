@@ -6,6 +6,7 @@ The whole catalogue is graded once, by `grade-all --jobs 2` under the short-budg
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -66,3 +67,31 @@ def test_no_attack_left_a_trace(graded):
     ps = subprocess.run(["ps", "-eo", "uid=,args="], capture_output=True, text=True).stdout.splitlines()
     strays = [line for line in ps if int(line.split()[0]) >= 200_000]
     assert not strays, f"sandboxed processes survived: {strays}"
+
+
+JOB_PATH = re.compile(r"cnn-grader-\w+/|/submission/cnn\.py")
+SHARED = ("not run:", "not counted:")  # pointers to the one cause: the same words under each blocked check
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e["kind"] != "variant"], ids=lambda e: e["name"])
+def test_each_cause_is_said_once_and_no_job_path_leaks(graded, entry):
+    out, _ = graded
+    folder = out / "submissions" / entry["name"]
+    feedback = (folder / "feedback.md").read_text()
+    results = json.loads((folder / "results.json").read_text())
+    for text in (feedback, json.dumps(results)):
+        assert not JOB_PATH.search(text), f"a path inside the grader's job folder reaches the student:\n{feedback}"
+    seen: dict[str, str] = {}
+    for test in results["tests"][1:]:  # each check; the first test is the mark
+        if test["status"] == "passed":
+            continue
+        heads = [line for line in test["output"].splitlines() if line.strip() and not line[0].isspace()]
+        for message in heads:  # each message's first line (tracebacks are indented)
+            if message.startswith(SHARED):
+                continue
+            assert message not in seen, (f"said under both {seen[message]!r} and {test['name']!r}: "
+                                         f"{message}\n--- feedback ---\n{feedback}")
+            seen[message] = test["name"]
+    cause = results["extra_data"]["cause"]
+    if cause:
+        assert feedback.count(cause[0].splitlines()[0]) == 1, feedback

@@ -7,15 +7,16 @@ import pytest
 from autograder.checks.test_training import test_training as training_check
 from autograder.config import load_config
 from autograder.judging import CheckFailed
+from autograder.relabel import Provenance
 
 CONFIG = load_config()  # 4000 iterations, an entry every 500
 
 
-def ctx_with_losses(losses):
+def ctx_with_losses(losses, provenance=Provenance(given=0.98, real=0.0)):
     history = [{"iteration": 500 * (i + 1), "loss": loss, "train_accuracy": 0.9, "valid_accuracy": 0.9}
                for i, loss in enumerate(losses)]
     return SimpleNamespace(config=CONFIG, practical=CONFIG.practical, res={"optimizer_steps": 4000},
-                           require=lambda phase, key: history)
+                           require=lambda phase, key: history, provenance=provenance)
 
 
 def test_converged_noisy_losses_pass():
@@ -32,3 +33,9 @@ def test_converged_noisy_losses_pass():
 def test_losses_that_show_no_learning_fail(losses, words):
     with pytest.raises(CheckFailed, match=words):
         training_check(ctx_with_losses(losses))
+
+
+def test_a_model_that_predicts_the_real_classes_did_not_come_from_train():
+    smuggled = ctx_with_losses([0.5, 0.3, 0.2, 0.1], Provenance(given=0.01, real=0.97))
+    with pytest.raises(CheckFailed, match="does not come from training on the data it was given"):
+        training_check(smuggled)

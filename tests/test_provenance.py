@@ -44,7 +44,8 @@ def test_the_recorded_seed_is_the_one_that_ordered_the_test_images(repo):
             else torch.randint(0, 10, (n,)) for part in ("train", "valid", "test") for kind in ("x", "y")}
     runs = []
     for _ in range(2):
-        job, keep = grade.prepare_job((repo / "assignment" / "cnn.py").read_bytes(), config, data, [], threads=1, uid=None)
+        job, keep = grade.prepare_job((repo / "assignment" / "cnn.py").read_bytes(), config, config.practical, data, [],
+                                      threads=1, uid=None)
         try:
             spec = torch.load(job / "job.pt", weights_only=True)
         finally:

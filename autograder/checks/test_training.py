@@ -1,7 +1,7 @@
 """train() runs for exactly `iterations` steps and logs a sensible history every `log_every`."""
 import math
 
-from autograder.judging import CheckFailed
+from autograder.judging import CheckFailed, StudentError
 
 TITLE = "train() runs as specified"
 
@@ -50,5 +50,10 @@ def test_training(ctx):
         values = [h.get(key) for h in entries]
         if not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in values):
             problems.append(f"{key} must be fractions in [0, 1]; got {values[:6]}")
+    try:
+        if ctx.provenance.trained_elsewhere:
+            problems.insert(0, ctx.provenance.message())
+    except StudentError:
+        pass  # no predictions to compare: the accuracy checks say why
     if problems:
         raise CheckFailed(problems)

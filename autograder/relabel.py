@@ -1,0 +1,62 @@
+"""Verified training: the labels the child trains on are a secret derangement of the classes.
+
+The grader hands train() and its validation set labels `given = relabel[real]`, where `relabel` is a
+permutation of the classes in which no class keeps its own label, drawn from a secret: the grading
+machine's key and the submission's hash (the same file regraded here gets the same one). A model
+that learnt from those labels predicts `relabel[real]` on the test images; a model whose weights came
+from anywhere else (smuggled, downloaded, trained on MNIST loaded by hand) predicts the real classes,
+which the derangement makes wrong on every image. So the accuracy bars are measured against the
+relabelled test labels, and a model that scores well on the real ones instead did not come from train().
+
+Only the grader's job sees the relabelling; the student's own runs (driver, notebook, public checks)
+use the real labels. Nothing the reports draw carries a class label (filters, patches, curves), and
+every accuracy they quote is against the labels train() was given. The threat model and its limits are in docs/instructors.md.
+"""
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass
+
+import torch
+
+
+def derangement(classes: int, seed: bytes | None = None) -> torch.Tensor:
+    """A permutation of range(classes) with no fixed point, uniform over derangements (rejection sampling:
+    about e tries on average). From `seed` (a secret: grade() derives it from the grading machine's key
+    and the submission, so a regrade here is the same grade), else from the OS's secret random source."""
+    if classes < 2:
+        raise ValueError(f"a derangement needs at least 2 classes, got {classes}")
+    rng = random.Random(seed) if seed is not None else secrets.SystemRandom()
+    order = list(range(classes))
+    while True:
+        rng.shuffle(order)
+        if all(label != c for c, label in enumerate(order)):
+            return torch.tensor(order, dtype=torch.long)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """How a trained model's test predictions match the two label sets."""
+    given: float  # accuracy against the labels train() was handed (relabelled): what the bars use
+    real: float  # accuracy against the real classes
+
+    @property
+    def trained_elsewhere(self) -> bool:
+        """The model predicts the real classes, which train() never saw: its weights came from elsewhere.
+        A model trained on the given labels gets `real` near 0 (every class is moved); an untrained or
+        badly trained one gets both near chance. Half right on real labels cannot come from the given ones."""
+        return self.real >= 0.5 and self.real > self.given
+
+    def message(self) -> str:
+        return (f"the model does not come from training on the data it was given: it predicts the real classes "
+                f"of the test images ({self.real:.1%} right), not the labels that train() was handed to learn "
+                f"({self.given:.1%}). The grader's train_set carries its own labels; the weights must be "
+                "learnt from train_set inside train(), not loaded or trained elsewhere")
+
+
+def provenance(predicted: torch.Tensor, real_labels: torch.Tensor, relabel: torch.Tensor) -> Provenance:
+    """`predicted` (N,) classes in the model's own terms against the real and the relabelled labels."""
+    given = (predicted == relabel[real_labels]).float().mean().item()
+    real = (predicted == real_labels).float().mean().item()
+    return Provenance(given, real)
