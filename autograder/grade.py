@@ -101,7 +101,7 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
     except StudentError:
         pass
     result.mark = None if result.regrade else mark_for(result.checks, config, other_variant=ctx.other_variant())
-    result.cause = ctx.cause.lines() if ctx.cause else []
+    result.cause = ctx.cause.lines() if ctx.cause and not result.regrade else []  # a regrade's header says why
     try:
         ctx.steps_made()  # no accuracy to quote for a model that train() did not finish
         result.test_accuracy, result.accuracy_verified = ctx.accuracy

@@ -26,7 +26,8 @@ if __name__ == "__main__":
 
 def context(res: dict, source: str = "", outcome: Outcome | None = None) -> Context:
     empty = torch.zeros(0, 1, 28, 28)
-    return Context(load_config(FAST), res, outcome or Outcome(0), cases=[], probe=empty, test_images=empty,
+    config = load_config(FAST)
+    return Context(config, config.practical, res, outcome or Outcome(0), cases=[], probe=empty, test_images=empty,
                    test_labels=torch.zeros(0, dtype=torch.long), perm=torch.zeros(0, dtype=torch.long),
                    patch_images=empty, source=source)
 

@@ -185,7 +185,8 @@ def test_an_early_verdict_is_the_one_judged_at_the_end():
 
     def verdicts(res, names=None):
         empty = torch.zeros(0, 1, 28, 28)
-        ctx = Context(load_config(FAST), res, Outcome(0), cases=[], probe=empty, test_images=empty,
+        config = load_config(FAST)
+        ctx = Context(config, config.practical, res, Outcome(0), cases=[], probe=empty, test_images=empty,
                       test_labels=torch.zeros(0, dtype=torch.long), perm=torch.zeros(0, dtype=torch.long),
                       patch_images=empty)
         assert names is None or all(ctx.ready(n) for n in names)

@@ -93,7 +93,9 @@ def test_notebook_gets_the_same_mark_and_checks_as_its_py(graded):
     assert py["mark"] == "S+", (graded["out"] / "recipe_py" / "feedback.md").read_text()
     assert nb["mark"] == "S+", (graded["out"] / "recipe_nb" / "feedback.md").read_text()
     assert nb["checks"] == py["checks"] and set(nb["checks"].values()) == {"passed"}
-    assert nb["test_accuracy"] == py["test_accuracy"] and nb["accuracy_verified"]  # same code, same seed
+    # same code and seed; the secret relabelling of the classes is drawn per file (relabel.py), which moves
+    # the accuracy as a different initialisation would, by a few hundredths of a percent
+    assert abs(nb["test_accuracy"] - py["test_accuracy"]) < 0.01 and nb["accuracy_verified"]
 
 
 def test_top_level_training_of_the_notebook_is_not_run_and_is_listed(graded):

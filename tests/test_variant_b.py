@@ -15,7 +15,7 @@ import yaml
 
 from assignment import __main__ as driver
 from assignment import practical
-from autograder.config import load_config
+from autograder.config import load_config, load_raw
 from autograder.release import write_template
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,8 +121,8 @@ def test_the_grader_follows_variant_b(tmp_path):
     assert extra["mark"] == "S+", feedback
     assert extra["accuracy_verified"] and extra["test_accuracy"] >= 0.98
 
-    short = yaml.safe_load(FAST.read_text())
-    short["practical"] = yaml.safe_load(VARIANT_B.read_text())["practical"]
+    short = load_raw(FAST)
+    short["practical"] = load_raw(VARIANT_B)["practical"]
     config = tmp_path / "variant-b-short.yml"
     config.write_text(yaml.safe_dump(short, sort_keys=False))
     results, feedback = grade(default_reference(tmp_path / "default_cnn.py"), tmp_path / "default", config)
