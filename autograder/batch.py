@@ -1,47 +1,72 @@
-"""grade-all: grade a class, one worker process per submission, and keep a gradebook.
+"""grade-all: grade a class on a Dask cluster, one task per submission, and keep a gradebook.
 
-Each submission is graded by `python -m autograder grade` in its own process, so a worker that dies
-takes nothing else with it. Its reports go to OUT/submissions/NAME/; gradebook.csv is rebuilt from
-those after every submission, so an interrupted run loses nothing and a rerun skips what is done.
+Each submission becomes a GradeTask (worker.py) that runs `python -m autograder grade` on some worker's
+machine; its reports come back as bytes and are written to OUT/submissions/NAME/. gradebook.csv is
+rebuilt after every submission, so an interrupted run loses nothing and a rerun skips what is done (the
+same file, by sha256). `--shard I/N` grades a fixed part of the class; `merge` joins the parts.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
-import subprocess
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
+from assignment.solution import find_solution
 
-from .config import CHECKS, load_config
+from .config import load_config
 from .grade import DEFAULT_CACHE, grader_data
+from .gradebook import GRADED, NO_SOLUTION, gradebook_row, needs_regrading, read_gradebook, summary, write_gradebook
+from .worker import INTERRUPTED, REPORT_FILES, GradeTask, TaskResult, grader_fingerprint
 
 OVERHEAD_S = 300  # beyond the child's wall limit: data, judging and reports
 
 
+@dataclass(frozen=True)
+class Shard:
+    """Part `index` of `count` (1-based): every count-th of the sorted names, from the index-th on."""
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """'2/3' -> Shard(2, 3); anything else is a ValueError that says what was expected."""
+        try:
+            index, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise ValueError(f"expected I/N, e.g. 2/3, got {text!r}") from None
+        if not 1 <= index <= count:
+            raise ValueError(f"expected I/N with 1 <= I <= N, e.g. 2/3, got {text!r}")
+        return cls(index, count)
+
+    def select(self, names: list[str]) -> list[str]:
+        return sorted(names)[self.index - 1::self.count]
+
+
 def find_submissions(folder: Path) -> dict[str, Path]:
-    """name -> path, for each cnn.py file or folder directly inside `folder`."""
+    """name -> path, sorted by name, for each cnn.py file or folder directly inside `folder`."""
     if not folder.is_dir():
         raise SystemExit(f"error: {folder} is not a folder of submissions")
-    found = {}
+    found: dict[str, Path] = {}
     for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
+        if entry.name.startswith(".") or not (entry.is_dir() or entry.suffix == ".py"):
             continue
-        if entry.is_dir() or entry.suffix == ".py":
-            found[entry.stem if entry.is_file() else entry.name] = entry
-    return found
+        name = entry.name if entry.is_dir() else entry.stem
+        if name in found:
+            raise SystemExit(f"error: two submissions in {folder} are both named {name!r}: {found[name].name} and "
+                             f"{entry.name}; rename one so that each student has one entry")
+        found[name] = entry
+    return dict(sorted(found.items()))
 
 
 def solution_sha(path: Path) -> str | None:
-    for candidate in (path, path / "cnn.py", path / "assignment" / "cnn.py"):
-        if candidate.is_file():
-            return hashlib.sha256(candidate.read_bytes()).hexdigest()
-    return None
+    """sha256 of the cnn.py that grading `path` would grade; None if there is none."""
+    try:
+        return hashlib.sha256(find_solution(path).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
 
 
 def already_graded(out: Path, sha: str | None) -> bool:
@@ -52,99 +77,100 @@ def already_graded(out: Path, sha: str | None) -> bool:
     return extra.get("sha256") == sha and not extra.get("grader_error")
 
 
-def run_worker(name: str, path: Path, out: Path, args: list[str], timeout: float) -> dict:
-    """Grade one submission in a worker process; say what happened if the worker did not finish."""
+def clear_reports(out: Path) -> None:
+    """Remove a previous grading's reports: a stale result must not pass for this run's."""
+    for name in REPORT_FILES:
+        (out / name).unlink(missing_ok=True)
+
+
+def save_reports(out: Path, files: dict[str, bytes]) -> None:
+    """Write the reports a task sent back; each file whole or not at all."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").unlink(missing_ok=True)  # a stale result must not pass for this run's
-    start = time.monotonic()
-    cmd = [sys.executable, "-m", "autograder", "grade", str(path), "--out", str(out), *args]
-    with open(out / "worker.log", "w") as log:
-        try:
-            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                  timeout=timeout)
-            code = proc.returncode
-        except subprocess.TimeoutExpired:
-            return {"status": f"worker timed out after {timeout:.0f} s", "elapsed": time.monotonic() - start}
-    if code < 0:
-        status = f"worker died (signal {-code})"
-    elif code == 2:
-        status = "grader error (see worker.log)"
-    elif code != 0:
-        status = f"worker failed (exit {code})"
-    else:
-        status = "graded"
-    return {"status": status, "elapsed": time.monotonic() - start}
+    clear_reports(out)
+    for name, data in files.items():
+        if name not in REPORT_FILES:
+            continue  # the worker sends only these; anything else is not ours to write
+        tmp = out / f".{name}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, out / name)
 
 
-def gradebook_row(name: str, out: Path, status: str) -> dict:
-    row = {"submission": name, "status": status, "mark": "", "score": "", "test_accuracy": "",
-           "accuracy_verified": "", "seconds": "", **{c: "" for c in CHECKS}}
-    try:
-        results = json.loads((out / "results.json").read_text())
-    except (OSError, ValueError):
-        return row
-    extra = results.get("extra_data", {})
-    if status == "graded" and extra.get("grader_error"):
-        row["status"] = "grader error"
-    row.update(mark=extra.get("mark") or "none", score=results.get("score", ""),
-               test_accuracy="" if extra.get("test_accuracy") is None else f"{extra['test_accuracy']:.4f}",
-               accuracy_verified=extra.get("accuracy_verified", ""), seconds=results.get("execution_time", ""))
-    row.update({c: s for c, s in extra.get("checks", {}).items() if c in CHECKS})
-    return row
+def make_task(name: str, path: Path, config: bytes, timeout: float, fingerprint: str, cache: str | None) -> GradeTask:
+    return GradeTask(name=name, entry=path.name, solution="" if path.is_file() else "cnn.py",
+                     source=find_solution(path).read_bytes(), config=config, timeout=timeout,
+                     fingerprint=fingerprint, cache=cache)
 
 
-def write_gradebook(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["submission"])
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, scheduler: str | None = None,
+              shard: Shard | None = None, force: bool = False, cache: Path = DEFAULT_CACHE) -> int:
+    """Grade every submission in `folder` (or one shard of them) on a local cluster of `jobs` worker
+    processes, or on the Dask cluster at `scheduler`, whose workers use their own default `cache`
+    unless another is given. Returns 0, 1 if some submission could not be graded, 130 on Ctrl-C."""
+    from .cluster import connect, run_tasks  # Dask is imported only to grade
 
-
-def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, force: bool = False,
-              cache: Path = DEFAULT_CACHE) -> int:
     config = load_config(config_path)  # fail now on a bad config, not once per student
-    grader_data(cache)  # build the MNIST cache once, before the workers race for it
     submissions = find_submissions(folder)
+    if shard is not None:
+        submissions = {name: submissions[name] for name in shard.select(list(submissions))}
     out.mkdir(parents=True, exist_ok=True)
-    threads = max(1, len(os.sched_getaffinity(0)) // max(1, jobs))
-    args = ["--config", str(Path(config_path).resolve()), "--cache", str(cache), "--threads", str(threads)]
+    if scheduler is None:
+        grader_data(cache)  # build the MNIST cache once, before the local workers race for it
+    worker_cache = None if scheduler is not None and cache == DEFAULT_CACHE else str(cache)
+    config_bytes, fingerprint = Path(config_path).read_bytes(), grader_fingerprint()
     timeout = config.limits.wall_seconds + OVERHEAD_S
 
     status: dict[str, str] = {}
-    todo, skipped = [], 0
+    tasks, skipped = [], 0
     for name, path in submissions.items():
-        sha, sub_out = solution_sha(path), out / "submissions" / name
+        sha, reports = solution_sha(path), out / "submissions" / name
         if sha is None:
-            status[name] = "no cnn.py found"
-        elif not force and already_graded(sub_out, sha):
-            status[name] = "graded"
+            status[name] = NO_SOLUTION
+        elif not force and already_graded(reports, sha):
+            status[name] = GRADED
             skipped += 1
         else:
-            todo.append(name)
+            clear_reports(reports)
+            tasks.append(make_task(name, path, config_bytes, timeout, fingerprint, worker_cache))
 
-    def book():
-        write_gradebook(out / "gradebook.csv", [gradebook_row(n, out / "submissions" / n, status.get(n, "pending"))
-                                                for n in submissions])
+    def book(pending: str = "pending") -> list[dict]:
+        rows = [gradebook_row(n, out / "submissions" / n, status.get(n, pending)) for n in submissions]
+        write_gradebook(out / "gradebook.csv", rows)
+        return rows
+
+    def record(result: TaskResult) -> None:
+        save_reports(out / "submissions" / result.name, result.files)
+        status[result.name] = result.status
+        book()
 
     book()
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(run_worker, n, submissions[n], out / "submissions" / n, args, timeout): n
-                   for n in todo}
-        for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="submission"):
-            status[futures[future]] = future.result()["status"]
-            book()
-    book()
-    marks = {}
-    with open(out / "gradebook.csv") as f:
-        for row in csv.DictReader(f):
-            marks[row["mark"] or row["status"]] = marks.get(row["mark"] or row["status"], 0) + 1
-    print(f"{len(submissions)} submissions ({skipped} already graded): "
-          + ", ".join(f"{k}: {v}" for k, v in sorted(marks.items())))
+    try:
+        with connect(scheduler, jobs) as client:
+            run_tasks(client, tasks, record)
+    except KeyboardInterrupt:
+        rows = book(pending=INTERRUPTED)
+        done = sum(not needs_regrading(r) for r in rows)
+        print(f"\nStopped: {done} of {len(rows)} rows are done and kept in {out / 'gradebook.csv'}; run the same "
+              "command again to grade the rest", file=sys.stderr)
+        return 130
+    rows = book()
+    print(f"{len(rows)} submissions ({skipped} already graded): {summary(rows)}")
     print(f"Gradebook: {out / 'gradebook.csv'}")
-    failed = [n for n, s in status.items() if s not in ("graded", "no cnn.py found")]
+    failed = [r["submission"] for r in rows if needs_regrading(r)]
     if failed:
         print(f"{len(failed)} submission(s) could not be graded: {', '.join(failed)}; rerun to retry them",
               file=sys.stderr)
+    return 1 if failed else 0
+
+
+def merge_outputs(outputs: list[Path], out: Path) -> int:
+    """`merge`: join grade-all output folders into `out`. Returns 1 if some row still needs grading."""
+    from .gradebook import merge
+
+    rows = merge(outputs, out)
+    print(f"{len(rows)} submissions from {len(outputs)} folders: {summary(rows)}")
+    print(f"Gradebook: {out / 'gradebook.csv'}")
+    failed = [r["submission"] for r in rows if needs_regrading(r)]
+    if failed:
+        print(f"{len(failed)} submission(s) are not graded: {', '.join(failed)}; rerun their shard, then merge "
+              "again", file=sys.stderr)
     return 1 if failed else 0
