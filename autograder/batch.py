@@ -18,7 +18,7 @@ from assignment.solution import find_solution
 
 from .config import load_config
 from .grade import DEFAULT_CACHE, grader_data
-from .gradebook import GRADED, NO_SOLUTION, gradebook_row, needs_regrading, read_gradebook, summary, write_gradebook
+from .gradebook import GRADED, NO_SOLUTION, gradebook_row, needs_regrading, summary, write_gradebook
 from .worker import INTERRUPTED, REPORT_FILES, GradeTask, TaskResult, grader_fingerprint
 
 OVERHEAD_S = 300  # beyond the child's wall limit: data, judging and reports

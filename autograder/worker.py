@@ -39,7 +39,7 @@ class GradeTask:
     config: bytes  # the grading config file
     timeout: float  # seconds before the grading process is killed
     fingerprint: str  # grader_fingerprint() on the instructor's machine
-    slots: dict[str, int] = field(default_factory=dict)  # host -> grades it runs at once: each gets a share of the cores
+    slots: dict[str, int] = field(default_factory=dict)  # host -> grades it runs at once, to share its cores
     cache: str | None = None  # the grader's --cache on the worker; None: the worker's default
     stop: str | None = None  # name of the Dask Event that asks running grades to stop (Ctrl-C on the client)
 

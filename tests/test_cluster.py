@@ -6,6 +6,8 @@ The class is graded once per mode: a module-scoped `--jobs 2` run is the baselin
 import csv
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import yaml
 from autograder import cli
 from autograder.batch import Shard, find_submissions
 from autograder.gradebook import FIELDS, MergeError, merge, read_gradebook, write_gradebook
+from autograder.worker import GradeTask, grade_task
 from catalogue import build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +58,8 @@ def grade_all(klass: Path, out: Path, config: Path, *extra: str, **popen) -> sub
 
 def marks(out: Path) -> dict[str, dict]:
     """The gradebook without the wall time, which differs from run to run."""
-    return {name: {k: v for k, v in row.items() if k != "seconds"} for name, row in read_gradebook(out / "gradebook.csv").items()}
+    book = read_gradebook(out / "gradebook.csv")
+    return {name: {k: v for k, v in row.items() if k != "seconds"} for name, row in book.items()}
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +121,7 @@ def dask_cluster(tmp_path):
                 [sys.executable, "-m", "dask", "worker", address, "--name", name, "--nthreads", "1", "--no-nanny",
                  "--no-dashboard", "--memory-limit", "0", "--local-directory", str(tmp_path / name)],
                 stdout=subprocess.DEVNULL, stderr=err)
-        wait_for(lambda: "Registered to" in log.read_text(), 60, f"worker {name} to join")
+        wait_for(lambda log=log: "Registered to" in log.read_text(), 60, f"worker {name} to join")
     yield address, procs
     for proc in procs.values():
         for child in ([*descendants(proc.pid), psutil.Process(proc.pid)] if proc.poll() is None else []):
@@ -298,3 +302,61 @@ def test_merge_names_a_folder_that_is_not_a_grade_all_output(tmp_path, capsys):
     a = fake_output(tmp_path / "a", {"ann": ("graded", "S+", "1")})
     with pytest.raises(MergeError, match="both an input and --out"):
         merge([a], a)
+
+
+def autograder_commands(text: str, values: dict[str, str]) -> list[list[str]]:
+    """Each `-m autograder grade-all|merge ...` command in a shell text, placeholders filled in."""
+    text = text.replace("\\\n", " ")
+    for placeholder, value in values.items():
+        text = text.replace(placeholder, value)
+    return [shlex.split(m.group(1)) for m in re.finditer(r"-m autograder ((?:grade-all|merge) [^\n#]*)", text)]
+
+
+def test_the_guide_s_shard_recipes_parse():
+    """docs/instructors.md's workflow is valid YAML with a matrix of shards, and each grade-all or merge
+    command in it and in the Slurm script is one that the CLI accepts, with the shard it means."""
+    guide = (ROOT / "docs" / "instructors.md").read_text()
+    workflow = yaml.safe_load(re.search(r"```yaml\n(# \.github/workflows/grade-class\.yml\n.*?)```", guide, re.S)[1])
+    assert set(workflow["jobs"]) == {"collect", "grade", "merge"}
+    assert workflow["jobs"]["grade"]["strategy"]["matrix"]["shard"] == list(range(1, 9))
+    runs = "\n".join(step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"])
+    slurm = re.search(r"```bash\n(#!/bin/bash\n#SBATCH.*?)```", guide, re.S)[1]
+    assert "#SBATCH --array=1-8" in slurm
+    commands = (autograder_commands(runs, {"${{ matrix.shard }}": "2", "${{ strategy.job-total }}": "8"})
+                + autograder_commands(slurm, {"$SLURM_ARRAY_TASK_ID": "2", "$SLURM_ARRAY_TASK_COUNT": "8"}))
+    assert [c[0] for c in commands] == ["grade-all", "merge", "grade-all", "merge"]
+    parser = cli.build_parser()
+    for command in commands:
+        args = parser.parse_args(command)
+        if command[0] == "grade-all":
+            assert args.shard == Shard(2, 8) and args.out == "marks-2"
+
+
+def test_a_worker_with_other_grader_code_grades_nothing():
+    task = GradeTask(name="ann", entry="ann.py", solution="", source=b"", config=b"", timeout=60,
+                     fingerprint="0" * 64)
+    result = grade_task(task)
+    assert result.status.startswith("not graded: the grader on ") and "differs from this one" in result.status
+    assert result.files == {}
+
+
+class FailedFuture:
+    status = "error"
+
+    def __init__(self, err: Exception):
+        self.err = err
+
+    def exception(self):
+        return self.err
+
+
+def test_a_task_the_cluster_could_not_run_gets_a_row_that_says_why():
+    from distributed.scheduler import KilledWorker
+
+    from autograder.cluster import outcome
+
+    lost = outcome(FailedFuture(KilledWorker("grade-ann-1", "tcp://10.0.0.5:40000", 3)), "ann")
+    assert (lost.name, lost.status) == ("ann", "worker lost: every Dask worker that ran it died (KilledWorker); "
+                                               "rerun to retry")
+    full = outcome(FailedFuture(OSError(28, "No space left on device")), "bob")
+    assert full.status == "task failed on the cluster: OSError: [Errno 28] No space left on device"
