@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,18 +120,17 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, sched
     config_bytes, fingerprint = Path(config_path).read_bytes(), grader_fingerprint()
     timeout = config.limits.wall_seconds + OVERHEAD_S
 
-    status: dict[str, str] = {}
-    tasks, skipped = [], 0
+    status: dict[str, str] = {}  # name -> how its grading ended; the names still to grade are not in it
+    tasks = []
     for name, path in submissions.items():
-        sha, reports = solution_sha(path), out / "submissions" / name
+        sha = solution_sha(path)
         if sha is None:
             status[name] = NO_SOLUTION
-        elif not force and already_graded(reports, sha):
+        elif not force and already_graded(out / "submissions" / name, sha):
             status[name] = GRADED
-            skipped += 1
         else:
-            clear_reports(reports)
             tasks.append(make_task(name, path, config_bytes, timeout, fingerprint, worker_cache))
+    skipped = len(submissions) - len(tasks) - list(status.values()).count(NO_SOLUTION)
 
     def book(pending: str = "pending") -> list[dict]:
         rows = [gradebook_row(n, out / "submissions" / n, status.get(n, pending)) for n in submissions]
@@ -142,11 +142,19 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, sched
         status[result.name] = result.status
         book()
 
-    book()
+    def clear_pending() -> None:  # a stale result must not pass for this run's
+        for task in tasks:
+            if task.name not in status:
+                clear_reports(out / "submissions" / task.name)
+
     try:
-        with connect(scheduler, jobs) as client:
-            run_tasks(client, tasks, record)
+        with connect(scheduler, jobs) if tasks else nullcontext() as client:  # nothing to grade: no cluster
+            clear_pending()
+            book()
+            if tasks:
+                run_tasks(client, tasks, record)
     except KeyboardInterrupt:
+        clear_pending()
         rows = book(pending=INTERRUPTED)
         done = sum(not needs_regrading(r) for r in rows)
         print(f"\nStopped: {done} of {len(rows)} rows are done and kept in {out / 'gradebook.csv'}; run the same "

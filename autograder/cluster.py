@@ -26,7 +26,7 @@ from tqdm import tqdm
 from .worker import GradeTask, TaskResult, grade_task
 
 RETRIES = 2  # a task that raises (a worker's disk full, say) is tried again, perhaps on another worker
-CONNECT_TIMEOUT_S = 30
+CONNECT_TIMEOUT_S = 10
 
 
 class KeepWorkersOnSigint(WorkerPlugin):

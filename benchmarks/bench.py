@@ -262,6 +262,7 @@ def grade_all(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = small_class(Path(tmp))
         n = len(list(folder.iterdir()))
+        load = [os.getloadavg()[0]]
         for jobs in (1, 2):
             walls = []
             for rep in range(args.repeats):
@@ -271,10 +272,11 @@ def grade_all(args) -> None:
                                 "--jobs", str(jobs), "--config", str(args.grade_all_config)],
                                check=True, capture_output=True, cwd=ROOT)
                 walls.append(time.perf_counter() - start)
+                load.append(os.getloadavg()[0])
             rows.append({"jobs": jobs, "submissions": n, "wall": median(walls), "per_hour": n * 3600 / median(walls)})
             print(f"--jobs {jobs}: {n} submissions in {rows[-1]['wall']:.0f} s", flush=True)
     save("grade-all", {"repeats": args.repeats, "config": str(Path(args.grade_all_config).resolve().relative_to(ROOT)),
-                       "rows": rows})
+                       "load_average": [min(load), max(load)], "rows": rows})
 
 
 @contextmanager
@@ -445,6 +447,8 @@ def report(args) -> str:
         lines += [f"| {r['jobs']} | {r['submissions']} | {r['wall']:.0f} | {r['per_hour']:.0f} |" for r in d["rows"]]
         if len(d["rows"]) == 2:
             lines += ["", f"--jobs 2 / --jobs 1: {d['rows'][1]['per_hour'] / d['rows'][0]['per_hour']:.2f}x"]
+        if "load_average" in d:
+            lines[-1] += f"; load average during the runs {d['load_average'][0]:.1f} to {d['load_average'][1]:.1f}"
         lines.append("")
 
     if d := load("cluster"):
