@@ -1,47 +1,71 @@
-"""grade-all: grade a class, one worker process per submission, and keep a gradebook.
+"""grade-all: grade a class on a Dask cluster, one task per submission, and keep a gradebook.
 
-Each submission is graded by `python -m autograder grade` in its own process, so a worker that dies
-takes nothing else with it. Its reports go to OUT/submissions/NAME/; gradebook.csv is rebuilt from
-those after every submission, so an interrupted run loses nothing and a rerun skips what is done.
+Each submission becomes a GradeTask (worker.py) that runs `python -m autograder grade` on some worker's
+machine; its reports come back as bytes and are written to OUT/submissions/NAME/. gradebook.csv is
+rebuilt after every submission, so an interrupted run loses nothing and a rerun skips what is done (the
+same file, by sha256). `--shard I/N` grades a fixed part of the class; `merge` joins the parts.
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
-import subprocess
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tqdm import tqdm
-
-from .config import load_config
+from .caches import DEFAULT_CACHE, grader_data
+from .config import load_config, resolved_yaml
+from .gradebook import (GRADED, NO_SOLUTION, NOT_IN_ROSTER, REGRADE, gradebook_row, needs_regrading, summary,
+                        write_gradebook)
 from .spec import enumerate_variants
+from .submission import NOTEBOOK, find_submission, submission_sha
 from .variant_roster import read_roster
-from .grade import DEFAULT_CACHE, grader_data
-from .submission import NOTEBOOK, submission_sha
+from .worker import INTERRUPTED, REPORT_FILES, GradeTask, TaskResult, grader_fingerprint
 
 OVERHEAD_S = 300  # beyond the child's wall limit: data, judging and reports
-REGRADE = "regrade"  # a worker's status when `grade` exited 3: the machine was too busy
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Part `index` of `count` (1-based): every count-th of the sorted names, from the index-th on."""
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """'2/3' -> Shard(2, 3); anything else is a ValueError that says what was expected."""
+        try:
+            index, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise ValueError(f"expected I/N, e.g. 2/3, got {text!r}") from None
+        if not 1 <= index <= count:
+            raise ValueError(f"expected I/N with 1 <= I <= N, e.g. 2/3, got {text!r}")
+        return cls(index, count)
+
+    def select(self, names: list[str]) -> list[str]:
+        return sorted(names)[self.index - 1::self.count]
 
 
 def find_submissions(folder: Path) -> dict[str, Path]:
-    """name -> path, for each .py or notebook file or folder directly inside `folder`."""
+    """name -> path, sorted by name, for each .py or notebook file, or folder, directly inside `folder`."""
     if not folder.is_dir():
         raise SystemExit(f"error: {folder} is not a folder of submissions")
-    found = {}
+    found: dict[str, Path] = {}
     for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
+        if entry.name.startswith(".") or not (entry.is_dir() or entry.suffix in (".py", NOTEBOOK)):
             continue
-        if entry.is_dir() or entry.suffix in (".py", NOTEBOOK):
-            name = entry.stem if entry.is_file() else entry.name
-            found[entry.name if name in found else name] = entry  # alice.ipynb and alice.py: both kept
-    return found
+        name = entry.name if entry.is_dir() else entry.stem
+        if name in found:
+            raise SystemExit(f"error: two submissions in {folder} are both named {name!r}: {found[name].name} and "
+                             f"{entry.name}; rename one so that each student has one entry")
+        found[name] = entry
+    return dict(sorted(found.items()))
 
 
 def solution_sha(path: Path) -> str | None:
+    """sha256 of the file that grading `path` would grade (a cnn.py, or a notebook as handed in); None if
+    there is none."""
     return submission_sha(path)
 
 
@@ -54,123 +78,128 @@ def already_graded(out: Path, sha: str | None, variant: str = "v1") -> bool:
             and extra.get("variant", "v1") == variant)
 
 
-def run_worker(name: str, path: Path, out: Path, args: list[str], timeout: float) -> dict:
-    """Grade one submission in a worker process; say what happened if the worker did not finish."""
+def clear_reports(out: Path) -> None:
+    """Remove a previous grading's reports: a stale result must not pass for this run's."""
+    for name in REPORT_FILES:
+        (out / name).unlink(missing_ok=True)
+
+
+def save_reports(out: Path, files: dict[str, bytes]) -> None:
+    """Write the reports a task sent back; each file whole or not at all."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").unlink(missing_ok=True)  # a stale result must not pass for this run's
-    start = time.monotonic()
-    cmd = [sys.executable, "-m", "autograder", "grade", str(path), "--out", str(out), *args]
-    with open(out / "worker.log", "w") as log:
-        try:
-            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                  timeout=timeout)
-            code = proc.returncode
-        except subprocess.TimeoutExpired:
-            return {"status": f"worker timed out after {timeout:.0f} s", "elapsed": time.monotonic() - start}
-    if code < 0:
-        status = f"worker died (signal {-code})"
-    elif code == 2:
-        status = "grader error (see worker.log)"
-    elif code == 3:  # inconclusive: the machine was too busy; grade_all retries it with fewer jobs
-        status = REGRADE
-    elif code != 0:
-        status = f"worker failed (exit {code})"
-    else:
-        status = "graded"
-    return {"status": status, "elapsed": time.monotonic() - start}
+    clear_reports(out)
+    for name, data in files.items():
+        if name not in REPORT_FILES:
+            continue  # the worker sends only these; anything else is not ours to write
+        tmp = out / f".{name}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, out / name)
 
 
-def gradebook_row(name: str, out: Path, status: str, checks: list[str]) -> dict:
-    row = {"submission": name, "status": status, "mark": "", "score": "", "test_accuracy": "",
-           "accuracy_verified": "", "seconds": "", "variant": "", "matches_variant": "", **{c: "" for c in checks}}
-    try:
-        results = json.loads((out / "results.json").read_text())
-    except (OSError, ValueError):
-        return row
-    extra = results.get("extra_data", {})
-    if status == "graded" and extra.get("grader_error"):
-        row["status"] = "grader error"
-    row.update(mark="" if extra.get("regrade") else extra.get("mark") or "none", score=results.get("score", ""),
-               test_accuracy="" if extra.get("test_accuracy") is None else f"{extra['test_accuracy']:.4f}",
-               accuracy_verified=extra.get("accuracy_verified", ""), seconds=results.get("execution_time", ""),
-               variant=extra.get("variant") or "", matches_variant=extra.get("matches_variant") or "")
-    row.update({c: s for c, s in extra.get("checks", {}).items() if c in checks})
-    return row
+def make_task(name: str, path: Path, config: bytes, timeout: float, fingerprint: str, cache: str | None,
+              variant: str) -> GradeTask:
+    found = find_submission(path)
+    inside = "" if path.is_file() else found.name if found.suffix == NOTEBOOK else "cnn.py"
+    return GradeTask(name=name, entry=path.name, solution=inside, source=found.read_bytes(), config=config,
+                     timeout=timeout, fingerprint=fingerprint, cache=cache, variant=variant)
 
 
-def write_gradebook(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["submission"])
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, scheduler: str | None = None,
+              shard: Shard | None = None, force: bool = False, cache: Path = DEFAULT_CACHE,
+              roster: Path | None = None) -> int:
+    """Grade every submission in `folder` (or one shard of them) on a local cluster of `jobs` worker
+    processes, or on the Dask cluster at `scheduler`, whose workers use their own default `cache`
+    unless another is given. With `roster` (the instructor's student,variant mapping), each student is
+    graded against their variant. What comes back inconclusive (the machine was too busy) is graded once
+    more at the end, one at a time. Returns 0, 1 if some submission could not be graded, 130 on Ctrl-C."""
+    from .cluster import connect, run_tasks  # Dask is imported only to grade
 
-
-def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, force: bool = False,
-              cache: Path = DEFAULT_CACHE, roster: Path | None = None) -> int:
     config = load_config(config_path)  # fail now on a bad config, not once per student
     ids = list(enumerate_variants(config.practical, config.variants))
     assigned = read_roster(roster, ids) if roster else None  # and on a bad roster
-    grader_data(cache)  # build the MNIST cache once, before the workers race for it
     submissions = find_submissions(folder)
+    if shard is not None:
+        submissions = {name: submissions[name] for name in shard.select(list(submissions))}
     out.mkdir(parents=True, exist_ok=True)
-    cores = len(os.sched_getaffinity(0))
-
-    def args_for(jobs: int) -> list[str]:
-        return ["--config", str(Path(config_path).resolve()), "--cache", str(cache),
-                "--threads", str(max(1, cores // max(1, jobs)))]
-    args = args_for(jobs)
+    if scheduler is None:
+        grader_data(cache)  # build the MNIST cache once, before the local workers race for it
+    worker_cache = None if scheduler is not None and cache == DEFAULT_CACHE else str(cache)
+    config_bytes, fingerprint = resolved_yaml(config_path).encode(), grader_fingerprint()
     timeout = config.limits.wall_seconds + OVERHEAD_S
 
-    status: dict[str, str] = {}
-    todo, skipped = [], 0
+    status: dict[str, str] = {}  # name -> how its grading ended; the names still to grade are not in it
+    tasks = []
     variant = {name: assigned.get(name) if assigned is not None else "v1" for name in submissions}
     for name, path in submissions.items():
-        sha, sub_out = solution_sha(path), out / "submissions" / name
+        sha = solution_sha(path)
         if sha is None:
-            status[name] = "no cnn.py found"
+            status[name] = NO_SOLUTION
         elif variant[name] is None:
-            status[name] = "not in the roster"
-        elif not force and already_graded(sub_out, sha, variant[name]):
-            status[name] = "graded"
-            skipped += 1
+            status[name] = NOT_IN_ROSTER
+        elif not force and already_graded(out / "submissions" / name, sha, variant[name]):
+            status[name] = GRADED
         else:
-            todo.append(name)
+            tasks.append(make_task(name, path, config_bytes, timeout, fingerprint, worker_cache, variant[name]))
+    skipped = len(submissions) - len(tasks) - sum(s in (NO_SOLUTION, NOT_IN_ROSTER) for s in status.values())
 
-    def book():
-        write_gradebook(out / "gradebook.csv", [gradebook_row(n, out / "submissions" / n, status.get(n, "pending"),
-                                                              list(config.checks)) for n in submissions])
+    def book(pending: str = "pending") -> list[dict]:
+        rows = [gradebook_row(n, out / "submissions" / n, status.get(n, pending), list(config.checks))
+                for n in submissions]
+        write_gradebook(out / "gradebook.csv", rows)
+        return rows
 
-    book()
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(run_worker, n, submissions[n], out / "submissions" / n,
-                               [*args, "--variant", variant[n]], timeout): n for n in todo}
-        for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="submission"):
-            status[futures[future]] = future.result()["status"]
+    def record(result: TaskResult) -> None:
+        save_reports(out / "submissions" / result.name, result.files)
+        status[result.name] = result.status
+        book()
+
+    def clear_pending() -> None:  # a stale result must not pass for this run's
+        for task in tasks:
+            if task.name not in status:
+                clear_reports(out / "submissions" / task.name)
+
+    try:
+        with connect(scheduler, jobs) if tasks else nullcontext() as client:  # nothing to grade: no cluster
+            clear_pending()
             book()
-    again = [n for n in todo if status[n] == REGRADE]
-    if again:  # the machine was too busy for these: once more, one at a time, with all the cores
-        print(f"{len(again)} submission(s) to regrade (the machine was too busy): grading them again one at a time",
-              file=sys.stderr)
-        for name in again:
-            status[name] = run_worker(name, submissions[name], out / "submissions" / name, args_for(1),
-                                      timeout)["status"]
-            book()
-    book()
-    marks = {}
-    with open(out / "gradebook.csv") as f:
-        for row in csv.DictReader(f):
-            marks[row["mark"] or row["status"]] = marks.get(row["mark"] or row["status"], 0) + 1
-    print(f"{len(submissions)} submissions ({skipped} already graded): "
-          + ", ".join(f"{k}: {v}" for k, v in sorted(marks.items())))
+            if tasks:
+                run_tasks(client, tasks, record)
+                again = [t for t in tasks if status.get(t.name) == REGRADE]
+                if again:  # the machine was too busy for these: once more, one at a time, with a machine's cores
+                    print(f"{len(again)} submission(s) to regrade (the machine was too busy): grading them again "
+                          "one at a time", file=sys.stderr)
+                    for task in again:
+                        run_tasks(client, [replace(task, alone=True)], record)
+    except KeyboardInterrupt:
+        clear_pending()
+        rows = book(pending=INTERRUPTED)
+        done = sum(not needs_regrading(r) for r in rows)
+        print(f"\nStopped: {done} of {len(rows)} rows are done and kept in {out / 'gradebook.csv'}; run the same "
+              "command again to grade the rest", file=sys.stderr)
+        return 130
+    rows = book()
+    print(f"{len(rows)} submissions ({skipped} already graded): {summary(rows)}")
     print(f"Gradebook: {out / 'gradebook.csv'}")
-    failed = [n for n, s in status.items() if s not in ("graded", "no cnn.py found", "not in the roster")]
+    failed = [r["submission"] for r in rows if needs_regrading(r)]
     if failed:
         print(f"{len(failed)} submission(s) could not be graded: {', '.join(failed)}; rerun to retry them",
               file=sys.stderr)
-    unlisted = [n for n, s in status.items() if s == "not in the roster"]
+    unlisted = [r["submission"] for r in rows if r["status"] == NOT_IN_ROSTER]
     if unlisted:
         print(f"{len(unlisted)} submission(s) have no line in {roster}, so no variant to grade against: "
               f"{', '.join(unlisted)}; add them and rerun", file=sys.stderr)
     return 1 if failed or unlisted else 0
+
+
+def merge_outputs(outputs: list[Path], out: Path) -> int:
+    """`merge`: join grade-all output folders into `out`. Returns 1 if some row still needs grading."""
+    from .gradebook import merge
+
+    rows = merge(outputs, out)
+    print(f"{len(rows)} submissions from {len(outputs)} folders: {summary(rows)}")
+    print(f"Gradebook: {out / 'gradebook.csv'}")
+    failed = [r["submission"] for r in rows if needs_regrading(r)]
+    if failed:
+        print(f"{len(failed)} submission(s) are not graded: {', '.join(failed)}; rerun their shard, then merge "
+              "again", file=sys.stderr)
+    return 1 if failed else 0

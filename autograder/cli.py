@@ -73,8 +73,9 @@ def variant_practical(config, variant: str | None):
 def cmd_grade_all(args) -> int:
     from .batch import grade_all
 
-    return grade_all(Path(args.folder), Path(args.out), config_path=args.config, jobs=args.jobs, force=args.force,
-                     cache=Path(args.cache), roster=Path(args.roster) if args.roster else None)
+    return grade_all(Path(args.folder), Path(args.out), config_path=args.config, jobs=args.jobs,
+                     scheduler=args.scheduler, shard=args.shard, force=args.force, cache=Path(args.cache),
+                     roster=Path(args.roster) if args.roster else None)
 
 
 def cmd_spec(args) -> int:
@@ -110,6 +111,26 @@ def cmd_similarity(args) -> int:
           + (f"; not compared: {', '.join(sorted(report.skipped))}" if report.skipped else ""))
     print(f"Ranked pairs: {csv_path}\nSide by side: {html_path}")
     return 0
+
+
+def cmd_merge(args) -> int:
+    from .batch import merge_outputs
+    from .gradebook import MergeError
+
+    try:
+        return merge_outputs([Path(p) for p in args.outputs], Path(args.out))
+    except MergeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def shard_arg(text: str):
+    from .batch import Shard
+
+    try:
+        return Shard.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def cmd_release(args) -> int:
@@ -174,7 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("grade-all", help="grade every submission in a folder and write gradebook.csv")
     a.add_argument("folder", help="one entry per student: a cnn.py file or a folder (repo) holding one")
     a.add_argument("--out", required=True, help="folder for the gradebook and one report folder per submission")
-    a.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default: %(default)s)")
+    where = a.add_mutually_exclusive_group()
+    where.add_argument("--jobs", type=int, default=1, help="submissions graded at once on this machine, by a "
+                       "local Dask cluster of that many worker processes (default: %(default)s)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="grade on the Dask cluster whose scheduler is at "
+                       "ADDRESS, e.g. tcp://HOST:8786 (default: none, a local cluster of --jobs workers)")
+    a.add_argument("--shard", metavar="I/N", type=shard_arg, help="grade only part I of N of the class: every N-th "
+                   "of the sorted submission names, from the I-th on; join the parts with merge (default: all)")
     a.add_argument("--force", action="store_true", help="regrade submissions that already have results")
     a.add_argument("--roster", default=None, help="CSV with header student,variant: each student's variant, "
                    "the student matching the submission's name in FOLDER (default: none, everyone v1)")
@@ -197,6 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=str(DEFAULT_CONFIG), help="grading config (default: %(default)s)")
     p.add_argument("--variant", default=None, help="show this variant instead of the spec as written (default: v1)")
     p.set_defaults(run=cmd_spec)
+
+    m = sub.add_parser("merge", help="join grade-all output folders (one per --shard) into one gradebook")
+    m.add_argument("outputs", nargs="+", help="folders written by grade-all --out")
+    m.add_argument("--out", required=True, help="folder for the merged gradebook and report folders")
+    m.set_defaults(run=cmd_merge)
 
     r = sub.add_parser("release", help="write the student template repository for GitHub Classroom")
     r.add_argument("out_dir", help="a new (or empty) folder for the template")

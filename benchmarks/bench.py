@@ -14,6 +14,7 @@ Sections:
   accuracy    seconds of training to reach 98% and 99.2% test accuracy, reference vs the handout's recipe
   grade       end-to-end `python -m autograder grade` wall time and peak memory, four kinds of submission
   grade-all   submissions per hour with --jobs 1 and --jobs 2
+  cluster     submissions per hour on a Dask cluster of 1 and of 2 workers, via grade-all --scheduler
   stability   the reference and the handout's recipe graded with 20 seeds: accuracy min/median, S+ count
   live        seconds until `grade` prints the verdicts that need no training (stub, reference; short config),
               and the wall time to grade a hang at import under --config (the default grading.yml)
@@ -21,6 +22,7 @@ Sections:
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -32,6 +34,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +44,7 @@ HANDOUT = ROOT / "tests" / "catalogue" / "files" / "handout_recipe.py"
 FAST_CONFIG = ROOT / "tests" / "grading-fast.yml"
 CRASH = "import torch\nraise ImportError('a module this submission needs is missing')\n"
 HANG_AT_IMPORT = "import time\ntime.sleep(3600)\n"
-SECTIONS = ("throughput", "accuracy", "grade", "grade-all", "stability", "live")
+SECTIONS = ("throughput", "accuracy", "grade", "grade-all", "cluster", "stability", "live")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -243,19 +246,26 @@ def grade(args) -> None:
     save("grade", {"repeats": args.repeats, "config": str(Path(args.config).resolve().relative_to(ROOT)), "rows": rows})
 
 
+def small_class(tmp: Path) -> Path:
+    """A class of 8: two correct submissions, the stub and a crash, each twice."""
+    kinds = submissions(tmp / "kinds")
+    folder = tmp / "class"
+    folder.mkdir()
+    for copy in range(2):
+        for name, path in kinds.items():
+            dest = folder / f"{name.replace(' ', '_')}_{copy}"
+            dest.mkdir()
+            shutil.copy(path if path.is_file() else path / "cnn.py", dest / "cnn.py")
+    return folder
+
+
 def grade_all(args) -> None:
     """Submissions per hour for a small class: two correct submissions, the stub and a crash, each twice."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        kinds = submissions(Path(tmp) / "kinds")
-        folder = Path(tmp) / "class"
-        folder.mkdir()
-        for copy in range(2):
-            for name, path in kinds.items():
-                dest = folder / f"{name.replace(' ', '_')}_{copy}"
-                dest.mkdir()
-                shutil.copy(path if path.is_file() else path / "cnn.py", dest / "cnn.py")
+        folder = small_class(Path(tmp))
         n = len(list(folder.iterdir()))
+        load = [os.getloadavg()[0]]
         for jobs in (1, 2):
             walls = []
             for rep in range(args.repeats):
@@ -265,10 +275,79 @@ def grade_all(args) -> None:
                                 "--jobs", str(jobs), "--config", str(args.grade_all_config)],
                                check=True, capture_output=True, cwd=ROOT)
                 walls.append(time.perf_counter() - start)
+                load.append(os.getloadavg()[0])
             rows.append({"jobs": jobs, "submissions": n, "wall": median(walls), "per_hour": n * 3600 / median(walls)})
             print(f"--jobs {jobs}: {n} submissions in {rows[-1]['wall']:.0f} s", flush=True)
     save("grade-all", {"repeats": args.repeats, "config": str(Path(args.grade_all_config).resolve().relative_to(ROOT)),
-                       "rows": rows})
+                       "load_average": [min(load), max(load)], "rows": rows})
+
+
+@contextmanager
+def dask_workers(address: str, n: int, tmp: Path):
+    """`n` processes of `dask worker --nthreads 1` joined to the scheduler at `address`; stopped on exit."""
+    from distributed import Client
+
+    procs = [subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nthreads", "1", "--no-dashboard",
+                               "--memory-limit", "0", "--local-directory", str(tmp / f"worker-{i}")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(n)]
+    try:
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(n, timeout=120)
+        yield
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)
+
+
+def cluster(args) -> None:
+    """Submissions per hour on a Dask cluster of 1 and of 2 workers, each `dask worker --nthreads 1`,
+    through `grade-all --scheduler`: the class of the grade-all section, 1 and 2 workers alternating in
+    each repeat. The workers are started before the clock, as they would be for a whole class."""
+    rows, load = {1: [], 2: []}, [os.getloadavg()[0]]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        folder = small_class(tmp)
+        n = len(list(folder.iterdir()))
+        info = tmp / "scheduler.json"
+        scheduler = subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--port", "0", "--no-dashboard",
+                                      "--scheduler-file", str(info)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while not (info.is_file() and info.stat().st_size) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            address = json.loads(info.read_text())["address"]
+            for rep in range(args.repeats):
+                for workers in (1, 2):
+                    out = tmp / f"out-{workers}-{rep}"
+                    with dask_workers(address, workers, tmp):
+                        start = time.perf_counter()
+                        subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(folder), "--out", str(out),
+                                        "--scheduler", address, "--config", str(args.grade_all_config)],
+                                       check=True, capture_output=True, cwd=ROOT)
+                        wall = time.perf_counter() - start
+                    reports = [p for p in (out / "submissions").rglob("*") if p.is_file()]
+                    kb = sum(p.stat().st_size for p in reports) / 1024 / n
+                    with open(out / "gradebook.csv") as f:  # the grader's own time, inside each grade
+                        grade_s = sum(float(r["seconds"]) for r in csv.DictReader(f))
+                    rows[workers].append({"wall": wall, "kb_returned": kb, "grade_s": grade_s})
+                    print(f"{workers} worker(s): {n} submissions in {wall:.0f} s", flush=True)
+                    load.append(os.getloadavg()[0])
+        finally:
+            scheduler.terminate()
+            scheduler.wait(timeout=60)
+    table = []
+    for workers, runs in rows.items():
+        wall = median([r["wall"] for r in runs])
+        table.append({"workers": workers, "submissions": n, "wall": wall, "per_hour": n * 3600 / wall,
+                      "worker_s_per_submission": workers * wall / n,
+                      "kb_returned": median([r["kb_returned"] for r in runs]), "runs": runs})
+    config = Path(args.grade_all_config).resolve()
+    shown = config.relative_to(ROOT) if ROOT in config.parents else config
+    save("cluster", {"repeats": args.repeats, "config": str(shown), "load_average": [min(load), max(load)],
+                     "rows": table})
 
 
 def stability(args) -> None:
@@ -413,6 +492,21 @@ def report(args) -> str:
         lines += [f"| {r['jobs']} | {r['submissions']} | {r['wall']:.0f} | {r['per_hour']:.0f} |" for r in d["rows"]]
         if len(d["rows"]) == 2:
             lines += ["", f"--jobs 2 / --jobs 1: {d['rows'][1]['per_hour'] / d['rows'][0]['per_hour']:.2f}x"]
+        if "load_average" in d:
+            lines[-1] += f"; load average during the runs {d['load_average'][0]:.1f} to {d['load_average'][1]:.1f}"
+        lines.append("")
+
+    if d := load("cluster"):
+        lines += [f"### `grade-all --scheduler` on a Dask cluster on this machine (median of {d['repeats']}, "
+                  f"config {d['config']})", "",
+                  "| Dask workers | submissions | wall s | submissions per hour | worker-seconds per submission | "
+                  "KB of reports returned per submission |", "|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['workers']} | {r['submissions']} | {r['wall']:.0f} | {r['per_hour']:.0f} | "
+                  f"{r['worker_s_per_submission']:.1f} | {r['kb_returned']:.0f} |" for r in d["rows"]]
+        if len(d["rows"]) == 2:
+            lines += ["", f"2 workers / 1 worker: {d['rows'][1]['per_hour'] / d['rows'][0]['per_hour']:.2f}x. "
+                      f"Each worker runs one grade at a time (`--nthreads 1`); load average during the runs "
+                      f"{d['load_average'][0]:.1f} to {d['load_average'][1]:.1f}."]
         lines.append("")
 
     if d := load("stability"):
@@ -454,13 +548,13 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="grades at once in the stability section (default: %(default)s)")
     parser.add_argument("--config", default=str(ROOT / "grading.yml"), help="grading config (default: grading.yml)")
     parser.add_argument("--grade-all-config", default=str(FAST_CONFIG),
-                        help="config for the grade-all section (default: tests/grading-fast.yml)")
+                        help="config for the grade-all and cluster sections (default: tests/grading-fast.yml)")
     parser.add_argument("--handout-iterations", type=int, default=4000,
                         help="length of the handout recipe's accuracy curve (default: %(default)s)")
     parser.add_argument("--markdown", help="also write the report to this file")
     args = parser.parse_args(argv)
-    run = {"throughput": throughput, "accuracy": accuracy, "grade": grade, "grade-all": grade_all, "stability": stability,
-           "live": live}
+    run = {"throughput": throughput, "accuracy": accuracy, "grade": grade, "grade-all": grade_all, "cluster": cluster,
+           "stability": stability, "live": live}
     for section in (SECTIONS if "all" in args.sections else args.sections):
         if section in run:
             print(f"== {section}", flush=True)

@@ -26,7 +26,7 @@ def tiny_config(tmp_path) -> Path:
 
 
 def worker_pids(victim: str) -> list[int]:
-    """Grading workers (python -m autograder grade ...) whose command line names `victim`."""
+    """Grading processes (python -m autograder grade ...) whose command line names `victim`."""
     pids = []
     for entry in Path("/proc").iterdir():
         try:
@@ -59,7 +59,7 @@ def test_killed_worker_gets_a_row_and_rerun_resumes(tmp_path):
     deadline = time.monotonic() + 120
     killed = []
     while not killed and time.monotonic() < deadline:
-        for pid in worker_pids(str(folder / "victim.py")):
+        for pid in worker_pids("victim.py"):
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
         time.sleep(0.2)

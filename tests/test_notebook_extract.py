@@ -158,10 +158,13 @@ def test_a_notebook_is_found_like_a_cnn_py(tmp_path):
 def test_grade_all_finds_notebooks_and_keys_them_by_the_file_handed_in(tmp_path):
     nb = notebook("def f(): pass")
     nbformat.write(nb, tmp_path / "alice.ipynb")
-    (tmp_path / "alice.py").write_text("X = 1\n")
+    (tmp_path / "carol.py").write_text("X = 1\n")
     (tmp_path / "bob.txt").write_text("not a submission")
     found = find_submissions(tmp_path)
-    assert found == {"alice": tmp_path / "alice.ipynb", "alice.py": tmp_path / "alice.py"}
+    assert found == {"alice": tmp_path / "alice.ipynb", "carol": tmp_path / "carol.py"}
+    (tmp_path / "alice.py").write_text("X = 1\n")  # two entries for one student: which one counts is unclear
+    with pytest.raises(SystemExit, match="both named 'alice'"):
+        find_submissions(tmp_path)
     sha = solution_sha(tmp_path / "alice.ipynb")
     assert sha == submission_sha(tmp_path / "alice.ipynb")
     nb.cells.append(nbformat.v4.new_markdown_cell("more words"))
