@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .gradebook import REGRADE
+from .report_page import FIGURE_CAPTIONS
 
-REPORT_FILES = ("results.json", "feedback.md", "report.html", "worker.log")
+REPORT_FILES = ("results.json", "feedback.md", "report.html", "worker.log",
+                *(f"{name}.png" for name in FIGURE_CAPTIONS))  # the figures as files too
 POLL_S = 1.0  # how often a running grade looks for a request to stop
 STOP_GRACE_S = 20.0  # after SIGINT, how long the grade may take to clean up its sandbox before SIGKILL
 PACKAGES = ("autograder", "assignment")  # the grader's code, and the helpers it copies into each job

@@ -20,6 +20,7 @@ import yaml
 
 from autograder import cli
 from autograder.batch import Shard, find_submissions
+from autograder.config import load_raw
 from autograder.gradebook import FIELDS, MergeError, merge, read_gradebook, write_gradebook
 from autograder.worker import GradeTask, grade_task
 from catalogue import build
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.usefixtures("mnist_root")
 @pytest.fixture(scope="module")
 def config(tmp_path_factory) -> Path:
     """tests/grading-fast.yml cut to 100 iterations, bars lowered to match: the marks stay S+, S and none."""
-    raw = yaml.safe_load((ROOT / "tests" / "grading-fast.yml").read_text())
+    raw = load_raw(ROOT / "tests" / "grading-fast.yml")  # with its base merged in: a self-contained copy
     raw["training"].update(iterations=100, log_every=50)
     raw["accuracy"].update(s_plus=0.3, s=0.1)
     path = tmp_path_factory.mktemp("config") / "tiny.yml"
