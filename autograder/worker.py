@@ -32,6 +32,7 @@ STOP_GRACE_S = 20.0  # after SIGINT, how long the grade may take to clean up its
 PACKAGES = ("autograder", "assignment")  # the grader's code, and the helpers it copies into each job
 VERSIONS = ("torch", "torchvision")
 INTERRUPTED = "interrupted (grade-all was stopped)"
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -98,20 +99,28 @@ def _dask_worker():
         return None  # called outside a Dask worker (a test, or a debugger)
 
 
-def _stop_requested(task: GradeTask) -> bool:
-    if task.stop is None:
-        return False
+def _stop_signal(task: GradeTask):
+    """A function that says whether grade-all asked the running grades to stop."""
+    if task.stop is None or _dask_worker() is None:
+        return lambda: False
     from distributed import Event
 
-    try:
-        return Event(task.stop).is_set()
-    except Exception:  # the scheduler is gone: nobody is left to take the result
-        return True
+    event = Event(task.stop)
+
+    def requested() -> bool:
+        try:
+            return event.is_set()
+        except Exception:  # the scheduler is gone: nobody is left to take the result
+            return True
+    return requested
 
 
-def _run_grade(cmd: list[str], cwd: Path, log, task: GradeTask) -> str:
+def _run_grade(cmd: list[str], cwd: Path, log, task: GradeTask, threads: int) -> str:
     """Run the grading process to its end, its timeout, or a request to stop; return its status."""
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    # a Dask nanny sets these to 1 for its worker; the grader's own evaluation should use its share of cores
+    env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(threads))}
+    stop_requested = _stop_signal(task)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + task.timeout
     while True:
         try:
@@ -122,7 +131,7 @@ def _run_grade(cmd: list[str], cwd: Path, log, task: GradeTask) -> str:
             proc.kill()
             proc.wait()
             return f"worker timed out after {task.timeout:.0f} s"
-        if _stop_requested(task):
+        if stop_requested():
             proc.send_signal(signal.SIGINT)  # the grader's own cleanup ends the sandboxed child
             try:
                 proc.wait(timeout=STOP_GRACE_S)
@@ -164,7 +173,7 @@ def grade_task(task: GradeTask) -> TaskResult:
         with open(out / "worker.log", "w") as log:
             log.write(f"Graded by {where} with {threads} thread(s)\n")
             log.flush()
-            status = _run_grade(cmd, scratch / "class", log, task)
+            status = _run_grade(cmd, scratch / "class", log, task, threads)
         files = {name: (out / name).read_bytes() for name in REPORT_FILES if (out / name).is_file()}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
