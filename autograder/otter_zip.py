@@ -23,7 +23,6 @@ from .config import Config, load_config, resolved_yaml
 
 PACKAGE = Path(__file__).resolve().parent
 PLUGIN = "autograder.otter_plugin.GradeInSandbox"
-HELPERS = ("__init__.py", "data.py", "solution.py", "plots.py")  # what the job folder and report.py import
 CPU_TORCH = "--extra-index-url https://download.pytorch.org/whl/cpu"  # Gradescope has no GPU
 
 
@@ -83,7 +82,8 @@ def grader_files() -> dict[str, Path]:
         if path.is_file() and "__pycache__" not in rel.parts and rel.parts[0] != "templates":
             files[f"autograder/{rel.as_posix()}"] = path
     helpers = Path(assignment.__file__).resolve().parent
-    files.update({f"assignment/{name}": helpers / name for name in HELPERS})
+    # every public helper but the stub, as job.py copies them into each job (practical.py included)
+    files.update({f"assignment/{p.name}": p for p in sorted(helpers.glob("*.py")) if p.name != "cnn.py"})
     return files
 
 
