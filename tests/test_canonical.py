@@ -1,8 +1,6 @@
 """The grader's own network and its diagnoses, on small hand-made models: the default spec with today's
 messages, and other specs (another conv1 and fc1, a padded conv1, shared shapes) so that nothing
 depends on the default's numbers."""
-import copy
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,26 +8,12 @@ from torch import nn
 
 from autograder import canonical, shapes, spec
 from autograder.child import leaf_records
-from autograder.config import load_config, load_raw
+from specs import spec_with
 
-RAW = load_raw(load_config().path)["practical"]
-
-
-def practical(**network) -> spec.Practical:
-    raw = copy.deepcopy(RAW)
-    for key, value in network.items():
-        *parents, leaf = key.split("__")
-        node = raw["network"]
-        for part in parents:
-            node = node[part]
-        node[leaf] = value
-    return spec.parse_practical(raw)[0]
-
-
-DEFAULT = practical()
-VARIANT_B = practical(conv1__filters=32, conv1__kernel=10, fc1__units=512)
-PADDED = practical(conv1__padding=2)  # conv1 25x11x11, pooled 64x5x5 (64x6x6 rounding up)
-SHARED = practical(conv1__filters=64)  # conv1 and conv2 biases have the same shape
+DEFAULT = spec_with()
+VARIANT_B = spec_with(conv1__filters=32, conv1__kernel=10, fc1__units=512)
+PADDED = spec_with(conv1__padding=2)  # conv1 25x11x11, pooled 64x5x5 (64x6x6 rounding up)
+SHARED = spec_with(conv1__filters=64)  # conv1 and conv2 biases have the same shape
 SPECS = {"default": DEFAULT, "variant-b": VARIANT_B, "padded": PADDED, "shared-shapes": SHARED}
 
 
@@ -91,13 +75,13 @@ def test_the_specs_own_network_passes_and_the_grader_computes_what_it_computes(n
 
 def test_the_default_specs_messages_are_todays():
     torch.manual_seed(0)
-    small = practical(fc1__units=512)
+    small = spec_with(fc1__units=512)
     got = problems_of(Net(small), DEFAULT)
     assert got[0] == ("your model has 573,619 parameters, expected 1,103,539 "
                       "(or 1,693,363 with pooling that rounds up to 64x5x5)")
     assert got[1] == ("no parameter of shape (1024, 1024) or (1024, 1600) for fc1.weight: expected 1024 units, "
                       "each connected to all 64x4x4 pooled values")
-    padded = problems_of(Net(practical(conv1__padding=5)), DEFAULT)
+    padded = problems_of(Net(spec_with(conv1__padding=5)), DEFAULT)
     assert ("conv1 output is 25x14x14, expected 25x9x9: the first convolution has kernel 12, stride 2 and no "
             "padding: (28 - 12) / 2 + 1 = 9") in padded
     assert problems_of(Net(DEFAULT, relu1=False), DEFAULT) == [

@@ -6,19 +6,9 @@ import yaml
 
 from autograder import spec
 from autograder.config import DEFAULT_CONFIG
+from specs import spec_with
 
 RAW = yaml.safe_load(DEFAULT_CONFIG.read_text())["practical"]
-
-
-def parsed(**network):
-    raw = copy.deepcopy(RAW)
-    for key, value in network.items():
-        *parents, leaf = key.split("__")
-        node = raw["network"]
-        for part in parents:
-            node = node[part]
-        node[leaf] = value
-    return spec.parse_practical(raw)[0]
 
 
 def test_default_spec_derives_todays_numbers():
@@ -32,7 +22,7 @@ def test_default_spec_derives_todays_numbers():
 
 
 def test_a_cohort_spec_derives_its_own_numbers():
-    p = parsed(conv1__filters=32, conv1__kernel=10, fc1__units=512)
+    p = spec_with(conv1__filters=32, conv1__kernel=10, fc1__units=512)
     assert p.conv1_out == (32, 10, 10)  # (28 - 10) // 2 + 1
     assert p.pool_outs == [(64, 5, 5)]  # 10 is even: rounding up changes nothing
     expected = 10 * 10 * 32 + 32 + 5 * 5 * 32 * 64 + 64 + 1600 * 512 + 512 + 512 * 10 + 10
@@ -50,7 +40,7 @@ def test_a_cohort_spec_derives_its_own_numbers():
 ], ids=["negative-kernel", "shrinks-below-1x1", "same-with-stride", "pool-too-big", "dropout", "no-units"])
 def test_a_malformed_network_is_refused_naming_the_field(change, field):
     with pytest.raises(spec.SpecError, match=field.replace(".", r"\.")):
-        parsed(**change)
+        spec_with(**change)
 
 
 def test_unknown_dataset_and_wrong_input_are_refused():
