@@ -8,9 +8,10 @@ import torch.nn.functional as F
 
 from autograder import patches
 from autograder.canonical import oracle_activations
-from test_canonical import DEFAULT, PADDED, VARIANT_B, practical
+from specs import spec_with
+from test_canonical import DEFAULT, PADDED, VARIANT_B
 
-SAME_EVEN = practical(conv1__kernel=4, conv1__stride=1, conv1__padding="same")  # pads 1 before, 2 after
+SAME_EVEN = spec_with(conv1__kernel=4, conv1__stride=1, conv1__padding="same")  # pads 1 before, 2 after
 SPECS = {"default": DEFAULT, "variant-b": VARIANT_B, "padded": PADDED, "same-even": SAME_EVEN}
 FILTERS, K = [0, 3], 3
 
