@@ -74,6 +74,13 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
         early.append(EarlyVerdicts(keep["results"], lambda res: context(res, sandbox.Outcome(returncode=None)),
                                    config, live))
 
+    def on_progress(progress):
+        early[0](progress)
+        if progress.phase == "train" and "plots" not in keep:  # the figures' imports, while train() runs
+            from assignment import plots
+
+            keep["plots"] = plots
+
     try:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(job / "home"), "TMPDIR": str(job / "tmp"),
                "PYTHONPATH": str(job / "lib"), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
@@ -84,7 +91,7 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
         outcome = sandbox.run([sys.executable, "-s", str(job / "child.py"), str(job)], workdir=job / "submission",
                               hidden=hidden, limits=sandbox.Limits(**vars(config.limits)), env=env, uid=uid,
                               level=level, read_only=sorted(read_only), keep_tmp=base,
-                              on_progress=lambda progress: early[0](progress), threads=threads,
+                              on_progress=on_progress, threads=threads,
                               on_start=start_up)
         res, problem = load_results(keep["results"])
     finally:
