@@ -540,8 +540,10 @@ def report(args) -> str:
             b, n = r["baseline"], r["now"]
             lines.append(f"| {r['submission']} | {b['wall']:.1f} | {b['own']:.1f} | {n['wall']:.1f} | {n['own']:.1f} | "
                          f"{n['own'] / b['own']:.2f}x |")
+        busy = (f"; load average during the runs {d['load_average'][0]:.1f} to {d['load_average'][1]:.1f}"
+                if "load_average" in d else "; the load average was not recorded")
         lines += ["", "Own seconds: the wall time minus the training time the child measured. Marks: "
-                  + "; ".join(f"{r['submission']} {'/'.join(r['now']['marks'])}" for r in d["rows"]) + ".", ""]
+                  + "; ".join(f"{r['submission']} {'/'.join(r['now']['marks'])}" for r in d["rows"]) + busy + ".", ""]
         rows = {r["submission"]: r["now"] for r in d["rows"]}
         goals["own"], goals["stub_whole"] = rows["reference"]["own"], rows["stub"]["wall"]
 
@@ -588,6 +590,7 @@ def overhead(args) -> None:
     """The stub and the reference graded by this checkout and by --baseline, alternating in each repeat so
     that both see the same machine. Under the short config: the grader's own part does not depend on the
     number of training steps."""
+    load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp, worktree(args.baseline, Path(tmp) / "baseline") as base:
         roots = {"baseline": base, "now": ROOT}
         runs = {(who, sub): [] for who in roots for sub in ("stub", "reference")}
@@ -596,6 +599,7 @@ def overhead(args) -> None:
                 for sub in ("stub", "reference"):
                     runs[who, sub].append(cli_grade(root, root / ("assignment" if sub == "stub" else sub),
                                                     root / "tests" / "grading-fast.yml"))
+                    load.append(os.getloadavg()[0])
     rows = []
     for sub in ("stub", "reference"):
         row = {"submission": sub}
@@ -607,7 +611,7 @@ def overhead(args) -> None:
         rows.append(row)
         print(f"{sub}: own seconds {row['baseline']['own']:.1f} (baseline) -> {row['now']['own']:.1f} (now)", flush=True)
     save("overhead", {"repeats": args.repeats, "baseline": args.baseline, "config": "tests/grading-fast.yml",
-                      "rows": rows})
+                      "load_average": [min(load), max(load)], "rows": rows})
 
 
 def main(argv=None) -> int:
