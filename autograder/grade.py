@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from assignment import data as mnist
+from assignment.data import normalise
 
 from . import provenance, sandbox
 from .caches import DEFAULT_CACHE, grader_data, grader_key, shape_cases
@@ -49,14 +49,14 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
         raise NoSubmission(str(err)) from None
     handed_in = hand_in(solution)
     result = GradeResult(str(submission), submission_sha(solution), notes=handed_in.notes, variant=variant)
-    data = grader_data(cache)
+    data = grader_data(cache, practical.dataset)  # every variant has the spec's dataset
     level = sandbox.available_level()
     uid = sandbox.new_uid() if level == "root" else None
     threads = threads or max(1, min(4, len(os.sched_getaffinity(0))))
     cases = shape_cases(config.output_shape.cases, config.output_shape.seed, practical.shape_cases, cache)
     relabel_seed = hmac.digest(grader_key(cache), f"relabel:{result.sha256}:{variant}".encode(), "sha256")
     job, keep = prepare_job(handed_in.code, config, practical, data, cases, threads, uid, relabel_seed)
-    test_images = mnist.normalise(data["test_x"])
+    test_images = normalise(data["test_x"], practical.dataset)
 
     def context(res, outcome):
         return Context(config, practical, res, outcome, cases, keep["probe"], test_images, data["test_y"],
