@@ -28,7 +28,7 @@ class Dataset:
     n_test: int
     env: str  # the environment variable that names an offline copy
     layout: str  # what an offline copy holds, under the folder the variable names
-    what: str  # what the images show, for the handout
+    what: str  # what the images show, for the handout: "handwritten digits"
     download_mb: int  # about how much the first download fetches
 
     @property
@@ -52,13 +52,13 @@ DATASETS = {d.name: d for d in (
             ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
              "Ankle boot"), 60_000, 10_000, 10_000, "FASHION_MNIST_ROOT",
             "FashionMNIST/raw/train-images-idx3-ubyte and the three other idx files, or just the four original "
-            ".gz files (train-images-idx3-ubyte.gz, ...)", "photos of clothes, shoes and bags", 30),
+            ".gz files (train-images-idx3-ubyte.gz, ...)", "clothes, shoes and bags", 30),
     # the usual per-channel statistics of CIFAR-10's 50,000 training images (the std of all their pixels)
     Dataset("cifar10", "CIFAR-10", "CIFAR10", (3, 32, 32), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616),
             ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
             50_000, 5_000, 10_000, "CIFAR10_ROOT",
             "cifar-10-batches-py/data_batch_1 ... data_batch_5, test_batch and batches.meta",
-            "small colour photos of animals and vehicles", 170),
+            "animals and vehicles", 170),
 )}
 
 

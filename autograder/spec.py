@@ -438,6 +438,9 @@ def table(practical: Practical) -> str:
     if len(practical.pool_outs) > 1:
         lines.append(f"pooling that rounds up: {fmt(practical.pool_outs[1])}, fc1 from {practical.flat_sizes[1]}, "
                      f"total {practical.param_counts[1]:,}")
-    p = practical.patch
-    lines.append(f"top-patch window: {p['size']}x{p['size']}, stride {p['stride']}, padding {p['padding']}")
+    p, d = practical.patch, practical.data
+    colour = f" (a patch holds {fmt(practical.patch_shape)}: every channel)" if len(practical.patch_shape) == 3 else ""
+    lines.append(f"top-patch window: {p['size']}x{p['size']}, stride {p['stride']}, padding {p['padding']}{colour}")
+    lines.append(f"dataset: {d.title}, {d.n_train - d.n_valid:,} training, {d.n_valid:,} validation and {d.n_test:,} "
+                 f"test images, {len(d.classes)} classes; offline copy in ${d.env}")
     return "\n".join(lines)
