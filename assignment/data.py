@@ -6,14 +6,16 @@ The data comes through torchvision. By default it is downloaded into ``~/.cache/
 To use a copy you already have, set the dataset's variable (``MNIST_ROOT``, ``FASHION_MNIST_ROOT``,
 ``CIFAR10_ROOT``) or pass ``root=``: a folder in torchvision's layout (``<root>/MNIST/raw/...``,
 ``<root>/cifar-10-batches-py/...``). For MNIST and Fashion-MNIST a folder that holds only the four
-original .gz files works too (Debian's dataset-fashion-mnist package installs them so): they are checked
-against torchvision's MD5s and unpacked into the download folder. An offline copy is never written to.
+original .gz files works too (Debian's dataset-fashion-mnist package installs them so): they are unpacked
+into a temporary folder for torchvision to read, then deleted. An offline copy is never written to.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,33 +105,27 @@ def _tensors(part) -> tuple[torch.Tensor, torch.Tensor]:
     return x, torch.as_tensor(part.targets, dtype=torch.int64)
 
 
-def _original_gz(d: Dataset, folder: Path, cls) -> Path | None:
-    """For an MNIST-like dataset given as a folder holding just its four original .gz files: the same
-    files unpacked in torchvision's layout under the download folder, after the MD5 check that a
-    download would make. None if `folder` is not such a folder."""
-    from torchvision.datasets.utils import check_integrity
-
+@contextlib.contextmanager
+def _unpacked(d: Dataset, folder: Path, cls):
+    """For an MNIST-like dataset given as a folder holding just its four original .gz files (Debian's
+    packages install them so, and not always byte for byte as torchvision downloads them): a temporary
+    folder in torchvision's layout with the files unpacked, for torchvision to read. None if `folder` is
+    not such a folder. Nothing is written beside the .gz files, nor kept afterwards."""
     resources = getattr(cls, "resources", None)
     if not isinstance(resources, list) or not all((folder / name).is_file() for name, _ in resources):
-        return None
-    bad = [name for name, md5 in resources if not check_integrity(str(folder / name), md5)]
-    if bad:
-        raise DataUnavailable(f"{', '.join(bad)} under {folder} do not have torchvision's MD5s: corrupted, or "
-                              f"not the original {d.title} files")
-    raw = d.default_root / cls.__name__ / "raw"
-    try:
-        raw.mkdir(parents=True, exist_ok=True)
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix=f"cnn-practical-{d.name}-") as tmp:
+        raw = Path(tmp) / cls.__name__ / "raw"
+        raw.mkdir(parents=True)
         for name, _ in resources:
-            target = raw / name.removesuffix(".gz")
-            if not target.is_file():
-                tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-                with gzip.open(folder / name) as src, tmp.open("wb") as out:
+            try:
+                with gzip.open(folder / name) as src, (raw / name.removesuffix(".gz")).open("wb") as out:
                     shutil.copyfileobj(src, out)
-                os.replace(tmp, target)  # whole or absent, even if unpacking is interrupted
-    except OSError as err:
-        raise DataUnavailable(f"the .gz files under {folder} could not be unpacked into {raw} "
-                              f"({type(err).__name__}: {err})") from err
-    return d.default_root
+            except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
+                raise DataUnavailable(f"{folder / name} could not be unpacked ({type(err).__name__}: {err}): "
+                                      f"corrupted, or not one of {d.title}'s original files") from err
+        yield Path(tmp)
 
 
 def load_raw(root: str | os.PathLike | None = None, download: bool | None = None, *, dataset: str | None = None):
@@ -149,9 +145,15 @@ def load_raw(root: str | os.PathLike | None = None, download: bool | None = None
     cls = getattr(torchvision.datasets, d.torchvision)
     error = MNISTUnavailable if d.name == "mnist" else DataUnavailable
     try:
-        folder = where if download else (_original_gz(d, where, cls) or where)
-        train = cls(str(folder), train=True, download=download)
-        test = cls(str(folder), train=False, download=download)
+        with _unpacked(d, where, cls) if not download else contextlib.nullcontext() as unpacked:
+            folder = unpacked or where
+            train = cls(str(folder), train=True, download=download)
+            test = cls(str(folder), train=False, download=download)
+        sets = _tensors(train), _tensors(test)
+        image = sets[0][0].shape[1:]
+        if image != (d.input[1:] if d.input[0] == 1 else d.input):
+            raise DataUnavailable(f"the images under {where} are {'x'.join(map(str, image))}, but {d.title}'s are "
+                                  f"{'x'.join(map(str, d.input))}: is it another dataset?")
     except DataUnavailable as err:
         raise error(f"{err}. Fix {d.env} or --data-root, or unset it to download {d.title} instead.") from err
     except Exception as err:  # torchvision raises RuntimeError, URLError, OSError... depending on the cause
@@ -163,7 +165,7 @@ def load_raw(root: str | os.PathLike | None = None, download: bool | None = None
                     f"connection, or download it elsewhere and point {d.env} (or --data-root) at that copy "
                     f"({d.layout}).")
         raise error(hint) from err
-    return _tensors(train), _tensors(test)
+    return sets
 
 
 def split_indices(n: int, dataset: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:

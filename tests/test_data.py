@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import hashlib
 import http.server
 import socket
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -134,21 +136,28 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def mirror(folder: Path, monkeypatch):
-    """A local HTTP server for `folder`, set as torchvision's only MNIST mirror; yields the paths requested."""
+def serving(folder: Path, monkeypatch):
+    """A local HTTP server for the .gz files of `folder`; yields (its URL, the paths requested)."""
     requested: list[str] = []
     handler = functools.partial(QuietHandler, directory=str(folder), requested=requested)
     with Server(("127.0.0.1", 0), handler) as server:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
-        monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [f"http://127.0.0.1:{server.server_port}/"])
         monkeypatch.setenv("no_proxy", "127.0.0.1")  # a proxy set for the internet must not catch these
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         try:
-            yield requested
+            yield f"http://127.0.0.1:{server.server_port}/", requested
         finally:
             server.shutdown()
             thread.join()
+
+
+@contextlib.contextmanager
+def mirror(folder: Path, monkeypatch):
+    """A local HTTP server for `folder`, set as torchvision's only MNIST mirror; yields the paths requested."""
+    with serving(folder, monkeypatch) as (url, requested):
+        monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [url])
+        yield requested
 
 
 def closed_port() -> int:
@@ -241,8 +250,8 @@ def test_download_of_corrupted_files(tmp_path, monkeypatch):
 # a folder of the four original .gz files, as Debian packages a dataset
 
 def test_a_folder_of_the_original_gz_files(mnist_root, raw, tmp_path, monkeypatch):
-    """MNIST_ROOT may name the four .gz files themselves: checked, unpacked into the download folder (never
-    beside them), and read by torchvision as if it had downloaded them."""
+    """MNIST_ROOT may name the four .gz files themselves: unpacked into a temporary folder (never beside
+    them, nor into the download folder) and read by torchvision as if it had downloaded them."""
     gz = tmp_path / "gz"
     gz.mkdir()
     for name in GZ_FILES:
@@ -252,7 +261,7 @@ def test_a_folder_of_the_original_gz_files(mnist_root, raw, tmp_path, monkeypatc
     monkeypatch.setattr(datasets, "CACHE_ROOT", tmp_path / "cache")
     (train_x, train_y), (test_x, test_y) = load_raw()
     assert sorted(p.name for p in gz.iterdir()) == GZ_FILES
-    assert (tmp_path / "cache" / "mnist" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file()
+    assert not (tmp_path / "cache").exists()
     (offline_x, offline_y), (offline_test_x, offline_test_y) = raw
     assert torch.equal(train_x, offline_x) and torch.equal(test_y, offline_test_y)
 
@@ -261,7 +270,23 @@ def test_gz_files_that_are_not_the_originals_are_refused(tmp_path, monkeypatch):
     for name in GZ_FILES:
         (tmp_path / name).write_bytes(b"not MNIST")
     monkeypatch.setenv("MNIST_ROOT", str(tmp_path))
-    monkeypatch.setattr(datasets, "CACHE_ROOT", tmp_path / "cache")
-    with pytest.raises(MNISTUnavailable, match=r"do not have torchvision's MD5s.* Fix MNIST_ROOT") as caught:
+    with pytest.raises(MNISTUnavailable, match=r"could not be unpacked .*BadGzipFile.*Fix MNIST_ROOT") as caught:
         load_raw()
-    assert "t10k-images-idx3-ubyte.gz" in str(caught.value) and not (tmp_path / "cache").exists()
+    assert f"{tmp_path}/train-images-idx3-ubyte.gz" in str(caught.value)
+
+
+def idx_gz(path: Path, array: np.ndarray) -> None:
+    """`array` (uint8) as a gzipped idx file, the format of MNIST's files: magic, dimensions, bytes."""
+    head = bytes([0, 0, 8, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    path.write_bytes(gzip.compress(head + array.tobytes()))
+
+
+def test_images_of_another_shape_are_refused(tmp_path, monkeypatch):
+    """A folder of idx files whose images are not the dataset's size is named as such."""
+    for split, n in (("train", 20), ("t10k", 10)):
+        idx_gz(tmp_path / f"{split}-images-idx3-ubyte.gz", np.zeros((n, 32, 32), np.uint8))
+        idx_gz(tmp_path / f"{split}-labels-idx1-ubyte.gz", np.zeros(n, np.uint8))
+    monkeypatch.setenv("FASHION_MNIST_ROOT", str(tmp_path))
+    with pytest.raises(DataUnavailable, match=f"the images under {tmp_path} are 32x32, but Fashion-MNIST's are "
+                       "1x28x28: is it another dataset"):
+        load_raw(dataset="fashion-mnist")
