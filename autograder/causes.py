@@ -136,8 +136,8 @@ def error_fixes(phase: str, err: dict, memory_mb: int, processes: int, practical
         c = practical.input[0]
         fixes.append(f"the model is given {data.title} images, {fmt(practical.input)} (channels x height x width), "
                      f"in batches of shape {batch}, but its first convolution takes {channels[1]} input "
-                     f"channel{'s' * (channels[1] != '1')}: build conv1 with {c} (nn.Conv2d({c}, ...)), and size "
-                     "the rest of the network for this input as the handout does")
+                     f"channel{'s' * (channels[1] != '1')}: give conv1 {c} (nn.Conv2d({c}, ...)) and size the "
+                     "rest of the network for this input, as the handout does")
     elif any(w in low for w in SHAPE_WORDS):
         fixes.append(f"the model is given batches of shape {batch}: flatten with torch.flatten(x, 1), "
                      "which keeps the batch dimension, and give fc1 the flattened size")
