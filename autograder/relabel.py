@@ -9,8 +9,10 @@ which the derangement makes wrong on every image. So the accuracy bars are measu
 relabelled test labels, and a model that scores well on the real ones instead did not come from train().
 
 Only the grader's job sees the relabelling; the student's own runs (driver, notebook, public checks)
-use the real labels. Nothing the reports draw carries a class label (filters, patches, curves), and
-every accuracy they quote is against the labels train() was given. The threat model and its limits are in docs/instructors.md.
+use the real labels. The reports show nothing the model predicted: the patches figure names the real
+class of the test image each patch came from (public, and silent on the relabelling), and every
+accuracy they quote is against the labels train() was given. The threat model and its limits are in
+docs/instructors.md.
 """
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ TEMPLATE_FILES = {
     "classroom.yml": ".github/workflows/classroom.yml",
 }
 STUB = "assignment/cnn.py"
-OVERHEAD_MINUTES = 5  # beyond the child's wall limit: MNIST, judging and reports
+OVERHEAD_MINUTES = 5  # beyond the child's wall limit: the data, judging and reports
 MIN_LINE = 25  # shorter lines of the reference (`return Net()`) are too common to count as a leak
 
 
