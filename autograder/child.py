@@ -203,12 +203,13 @@ def stand_in_model(practical: dict) -> torch.nn.Module:
 
 def probe_unimplemented(mod, job: dict, rec: Recorder) -> None:
     """Record a NotImplementedError from train() or top_patches(), so feedback names every missing function."""
-    from assignment.data import TensorMNIST, normalise
+    from assignment.data import TensorImages, normalise
 
+    dataset = job["practical"]["spec"]["dataset"]["name"]
     model = stand_in_model(job["practical"])
-    tiny = TensorMNIST(normalise(job["train_x"][:100]), job["train_y"][:100])
+    tiny = TensorImages(normalise(job["train_x"][:100], dataset), job["train_y"][:100], dataset)
     calls = {"train": lambda: mod.train(model, tiny, tiny, iterations=2, log_every=1),
-             "top_patches": lambda: mod.top_patches(model, normalise(job["patch_x"][:10]), [0], k=2)}
+             "top_patches": lambda: mod.top_patches(model, normalise(job["patch_x"][:10], dataset), [0], k=2)}
     for name, call in calls.items():
         try:
             call()
@@ -220,8 +221,9 @@ def probe_unimplemented(mod, job: dict, rec: Recorder) -> None:
 
 
 def run_phases(mod, job: dict, rec: Recorder, timed) -> None:
-    from assignment.data import TensorMNIST, normalise
+    from assignment.data import TensorImages, normalise
 
+    dataset = job["practical"]["spec"]["dataset"]["name"]
     timed("output_shape", lambda: run_output_shape(mod, job["shape_cases"], rec))
 
     torch.manual_seed(job["seed"])
@@ -254,8 +256,8 @@ def run_phases(mod, job: dict, rec: Recorder, timed) -> None:
         steps[0] += 1
         rec.reporter.steps(steps[0])
     handle = register_optimizer_step_post_hook(count_step)
-    train_set = TensorMNIST(normalise(job["train_x"]), job["train_y"])
-    valid_set = TensorMNIST(normalise(job["valid_x"]), job["valid_y"])
+    train_set = TensorImages(normalise(job["train_x"], dataset), job["train_y"], dataset)
+    valid_set = TensorImages(normalise(job["valid_x"], dataset), job["valid_y"], dataset)
     torch.manual_seed(job["seed"])
     model.train()
 
@@ -279,7 +281,7 @@ def run_phases(mod, job: dict, rec: Recorder, timed) -> None:
 
     def test_logits():
         model.eval()
-        images = normalise(job["test_x"])
+        images = normalise(job["test_x"], dataset)
         with torch.no_grad():
             outs = [model(images[i:i + 1000]) for i in range(0, len(images), 1000)]
         rec.data["test_logits"] = torch.cat([o.detach().float().cpu() for o in outs])
@@ -288,7 +290,7 @@ def run_phases(mod, job: dict, rec: Recorder, timed) -> None:
     def patches():
         model.eval()
         with torch.no_grad():
-            got = mod.top_patches(model, normalise(job["patch_x"]), list(job["filters"]), k=job["k"])
+            got = mod.top_patches(model, normalise(job["patch_x"], dataset), list(job["filters"]), k=job["k"])
         try:
             import numpy as np
             rec.data["patches"] = torch.as_tensor(np.asarray(
