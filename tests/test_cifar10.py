@@ -169,7 +169,8 @@ def test_its_template_checks_a_3x32x32_network(tmp_path):
     assert proc.returncode == 0, output[-3000:]
     for test_id in ("test_output_shape_of_practical_layers[conv1-25x11x11] PASSED",
                     "test_output_shape_of_practical_layers[pool-ceil-64x6x6] PASSED",
-                    "test_build_model_parameter_count PASSED", "test_build_model_conv_output_shapes[conv1-25x11x11] PASSED"):
+                    "test_build_model_parameter_count PASSED",
+                    "test_build_model_conv_output_shapes[conv1-25x11x11] PASSED"):
         assert test_id in output, test_id
     handout = (template / "assignment" / "README.md").read_text()
     for text in ("| total | | 1,700,563 |", "cut the matching 3x12x12 patch out of\n   `images[n]`",
