@@ -172,7 +172,7 @@ SPECS = {  # network changes on top of grading.yml's
     "conv1-padded": {"conv1": {"filters": 6, "kernel": 6, "stride": 3, "padding": 2}, "dropout": 0.5},
     "conv1-same-even": {"conv1": {"filters": 5, "kernel": 4, "stride": 1, "padding": "same"},
                         "pool": {"kernel": 3, "stride": 2}, "fc1": {"units": 64}},
-    "conv2-strided": {"conv2": {"filters": 16, "kernel": 3, "stride": 2, "padding": 1}, "classes": 7},
+    "conv2-strided": {"conv2": {"filters": 16, "kernel": 3, "stride": 2, "padding": 1}, "fc1": {"units": 100}},
 }
 
 
