@@ -15,7 +15,7 @@ from pathlib import Path
 
 from assignment import data as mnist
 
-from . import provenance, sandbox
+from . import challenge, provenance, sandbox
 from .caches import DEFAULT_CACHE, grader_data, grader_key, shape_cases
 from .config import Config
 from .early import EarlyVerdicts
@@ -65,17 +65,19 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
 
     early = EarlyVerdicts(keep["results"], lambda res: context(res, sandbox.Outcome(returncode=None)), config, live)
 
-    try:
+    def run_child(job: Path, keep: dict, limits: sandbox.Limits, on_progress) -> sandbox.Outcome:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(job / "home"), "TMPDIR": str(job / "tmp"),
                "PYTHONPATH": str(job / "lib"), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
                "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "MPLBACKEND": "Agg",
                "CUDA_VISIBLE_DEVICES": "", "LANG": "C.UTF-8"}
         hidden = hidden_paths([solution.parent, cache, *map(Path, hide)], keep["base"])
         read_only = [p for p in {REPO, Path(sys.prefix).resolve(), Path.home()} if p not in job.parents]
-        outcome = sandbox.run([sys.executable, "-s", str(job / "child.py"), str(job)], workdir=job / "submission",
-                              hidden=hidden, limits=sandbox.Limits(**vars(config.limits)), env=env, uid=uid,
-                              level=level, read_only=sorted(read_only), keep_tmp=keep["base"],
-                              on_progress=early, threads=threads)
+        return sandbox.run([sys.executable, "-s", str(job / "child.py"), str(job)], workdir=job / "submission",
+                           hidden=hidden, limits=limits, env=env, uid=uid, level=level, read_only=sorted(read_only),
+                           keep_tmp=keep["base"], on_progress=on_progress, threads=threads)
+
+    try:
+        outcome = run_child(job, keep, sandbox.Limits(**vars(config.limits)), early)
         res, problem = load_results(keep["results"])
     finally:
         shutil.rmtree(keep["base"], ignore_errors=True)
@@ -121,5 +123,8 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
     result.history = [h for h in history if isinstance(h, dict)] if isinstance(history, list) else []
     if grader_errors:
         result.grader_error = "\n".join(grader_errors)
+    if config.challenge is not None:  # its own child, after the mark: nothing in it can change the mark
+        result.challenge = challenge.enter(res, config, practical, handed_in.code, data, relabel_seed, run_child,
+                                           threads=threads, uid=uid, regrade=result.inconclusive, live=live)
     result.elapsed_s = round(time.monotonic() - start, 2)
     return result, {"ctx": ctx}

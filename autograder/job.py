@@ -23,9 +23,9 @@ PRACTICAL_JSON = "practical.json"  # = spec.Practical.student_facts(), as a stud
 
 
 def prepare_job(code: bytes, config: Config, practical: Practical, data: dict, cases: list, threads: int,
-                uid: int | None, relabel_seed: bytes | None = None) -> tuple[Path, dict]:
+                uid: int | None, relabel_seed: bytes | None = None, extra: dict | None = None) -> tuple[Path, dict]:
     """A private folder with the submission's code as cnn.py, the public helpers, the child script and its
-    inputs.
+    inputs (`extra` added to them: the challenge's caps, for its own child).
 
     The graded variant's facts go in as assignment/practical.json, written here from the spec: a
     solution that builds its network from them builds the graded one, and a practical.json handed in
@@ -59,6 +59,7 @@ def prepare_job(code: bytes, config: Config, practical: Practical, data: dict, c
         "valid_y": relabel[data["valid_y"]], "test_x": data["test_x"][perm], "patch_x": data["test_x"][:tp.images],
         "probe_x": probe_images(data, practical), "practical": practical.student_facts(),
     }
+    spec.update(extra or {})
     torch.save(spec, job / "job.pt")
     if uid is not None:
         for root, dirs, files in os.walk(job):
