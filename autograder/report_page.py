@@ -8,8 +8,8 @@ import re
 import string
 from pathlib import Path
 
-from .report import STATUS_WORDS, mark_words
-from .results import GradeResult
+from .report import CHALLENGE_HOW, STATUS_WORDS, mark_words
+from .results import ABSENT, GradeResult
 
 FIGURE_CAPTIONS = {
     "filters": "The filters of your first convolution, after training.",
@@ -25,6 +25,7 @@ PAGE = string.Template("""<!doctype html>
 body{font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1b1b;max-width:60rem;margin:0 auto;padding:1rem}
 h1{font-size:1.6rem;margin:.4rem 0}h2{font-size:1.25rem;margin:1.6rem 0 .6rem}
 .mark{display:inline-block;padding:.1rem .6rem;border-radius:.3rem;color:#fff;background:#666}
+.badge{display:inline-block;padding:.1rem .6rem;border-radius:.3rem;color:#fff;background:#1a7f37;font-size:1rem;vertical-align:middle}
 .mark-S\\+{background:#1a7f37}.mark-S{background:#9a6700}.mark-none{background:#b3261e}
 table{width:100%;border-collapse:collapse}
 th,td{text-align:left;vertical-align:top;padding:.45rem .6rem;border-bottom:1px solid #ddd}
@@ -55,6 +56,7 @@ $accuracy
 $rows
 </tbody></table>
 $notes
+$challenge
 <h2>Figures from your trained model</h2>
 $figures
 <h2>Sandbox</h2>
@@ -77,6 +79,22 @@ def _messages_html(messages: list[str]) -> str:
     return "".join(parts)
 
 
+def challenge_html(result: GradeResult) -> str:
+    """The challenge's section: one line when there is no challenge model, nothing without a challenge track."""
+    c, esc = result.challenge, html.escape
+    if c is None:
+        return ""
+    if c.status == ABSENT:
+        return f"<p class='small'>Challenge: {esc(c.reason)}</p>"
+    head = f"<span class='badge'>{esc(c.badge)} badge</span>" if c.badge else "<strong>No badge</strong>"
+    table = ""
+    if c.ranked:
+        table = ("<table><thead><tr><th>test accuracy</th><th>parameters</th><th>seconds</th><th>optimizer steps</th>"
+                 f"</tr></thead><tbody><tr><td>{c.accuracy:.2%}</td><td>{c.parameters:,}</td><td>{c.seconds:g}</td>"
+                 f"<td>{c.steps:,}</td></tr></tbody></table><p class='small'>{esc(CHALLENGE_HOW)}</p>")
+    return f"<h2>Challenge (optional)</h2><p>{head}</p>{_messages_html([c.reason])}{table}"
+
+
 def report_html(result: GradeResult, pngs: dict[str, bytes]) -> str:
     """One self-contained page: the figures are embedded, nothing is fetched, no script runs."""
     esc = html.escape
@@ -92,7 +110,10 @@ def report_html(result: GradeResult, pngs: dict[str, bytes]) -> str:
     return PAGE.substitute(
         title=esc(Path(result.submission).name or result.submission),
         heading="Regrade (inconclusive)" if result.inconclusive else
-        f"Mark: <span class='mark mark-{esc(mark)}'>{esc(mark)}</span>",
+        f"Mark: <span class='mark mark-{esc(mark)}'>{esc(mark)}</span>" + (
+            f" <span class='badge'>{esc(result.challenge.badge)} badge</span>"
+            if result.challenge is not None and result.challenge.badge else ""),
+        challenge=challenge_html(result),
         mark_words=esc(mark_words(result)),
         accuracy="" if result.test_accuracy is None else f"<p>Test accuracy: {result.test_accuracy:.2%}</p>",
         rows=rows, notes=notes, figures=figures or "<p>No figures: the model did not train far enough.</p>",
