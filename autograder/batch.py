@@ -14,13 +14,15 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from assignment.solution import EXPERIMENTS
+
 from .caches import DEFAULT_CACHE, grader_data
 from .config import load_config, resolved_yaml
 from .gradebook import (GRADED, NO_SOLUTION, NOT_IN_ROSTER, REGRADE, gradebook_row, needs_regrading, summary,
                         write_gradebook)
 from .leaderboard import write_leaderboard
 from .spec import enumerate_variants
-from .submission import NOTEBOOK, find_submission, submission_sha
+from .submission import MAX_TABLE_BYTES, NOTEBOOK, find_submission, submission_sha
 from .variant_roster import read_roster
 from .worker import INTERRUPTED, REPORT_FILES, GradeTask, TaskResult, grader_fingerprint
 
@@ -101,8 +103,10 @@ def make_task(name: str, path: Path, config: bytes, timeout: float, fingerprint:
               variant: str) -> GradeTask:
     found = find_submission(path)
     inside = "" if path.is_file() else found.name if found.suffix == NOTEBOOK else "cnn.py"
+    table = found.with_name(EXPERIMENTS)  # only in a folder of the student's own: a bare file has none
+    experiments = table.read_bytes()[:MAX_TABLE_BYTES + 1] if path.is_dir() and table.is_file() else None
     return GradeTask(name=name, entry=path.name, solution=inside, source=found.read_bytes(), config=config,
-                     timeout=timeout, fingerprint=fingerprint, cache=cache, variant=variant)
+                     timeout=timeout, fingerprint=fingerprint, cache=cache, variant=variant, experiments=experiments)
 
 
 def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, scheduler: str | None = None,

@@ -48,7 +48,8 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
     except FileNotFoundError as err:
         raise NoSubmission(str(err)) from None
     handed_in = hand_in(solution)
-    result = GradeResult(str(submission), submission_sha(solution), notes=handed_in.notes, variant=variant)
+    result = GradeResult(str(submission), submission_sha(solution), notes=handed_in.notes, variant=variant,
+                         experiments=handed_in.experiments)
     data = grader_data(cache)
     level = sandbox.available_level()
     uid = sandbox.new_uid() if level == "root" else None

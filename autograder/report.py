@@ -62,7 +62,8 @@ def gradescope(result: GradeResult, config: Config) -> dict:
                        "child": {k: v for k, v in result.child.items() if not k.endswith("_tail")},
                        "cause": result.cause, "grader_error": result.grader_error, "regrade": result.regrade,
                        "variant": result.variant, "matches_variant": result.matches_variant,
-                       "challenge": None if result.challenge is None else asdict(result.challenge)},
+                       "challenge": None if result.challenge is None else asdict(result.challenge),
+                       "experiments": result.experiments},
     }
 
 
@@ -102,6 +103,23 @@ def challenge_md(result: GradeResult) -> list[str]:
     return lines
 
 
+EXPERIMENTS_WORDS = "The experiments table you handed in, as you handed it in: shown, not marked."
+
+
+def experiments_md(table: dict | None) -> list[str]:
+    if table is None:
+        return []
+    lines = ["## Your experiments (not marked)", "", EXPERIMENTS_WORDS]
+    if table["columns"]:
+        def cells(values):
+            return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+        lines += ["", cells(table["columns"]), "| " + " | ".join("---" for _ in table["columns"]) + " |",
+                  *(cells(row) for row in table["rows"])]
+    if table["note"]:
+        lines += ["", f"({table['note']}.)"]
+    return lines
+
+
 def feedback_md(result: GradeResult) -> str:
     lines = [f"# Feedback: {Path(result.submission).name or result.submission}", "",
              f"**{REGRADE_WORDS}**" if result.inconclusive else f"**Mark: {result.mark or 'none'}**. {MARK_WORDS[result.mark]}",
@@ -123,9 +141,9 @@ def feedback_md(result: GradeResult) -> str:
         for c in failing:
             kind = KIND_WORDS.get(c.status, c.status)
             lines += [f"### {c.title} ({kind})", "", *_messages_md(c.messages), ""]
-    challenge = challenge_md(result)
-    if challenge:
-        lines += ["", *challenge]
+    for section in (challenge_md(result), experiments_md(result.experiments)):
+        if section:
+            lines += ["", *section]
     if result.grader_error:
         lines += ["", "> The grader itself hit a problem; this is not your fault, and your instructor will see it."]
     out = scrub(result.child.get("stdout_tail", "")).strip()

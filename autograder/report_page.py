@@ -8,7 +8,7 @@ import re
 import string
 from pathlib import Path
 
-from .report import CHALLENGE_HOW, STATUS_WORDS, mark_words
+from .report import CHALLENGE_HOW, EXPERIMENTS_WORDS, STATUS_WORDS, mark_words
 from .results import ABSENT, GradeResult
 
 FIGURE_CAPTIONS = {
@@ -37,6 +37,7 @@ pre{margin:.2rem 0 .6rem;padding:.5rem;background:#f5f5f5;border-radius:.3rem;fo
 white-space:pre-wrap;overflow-wrap:anywhere}
 ul.notes li{overflow-wrap:anywhere;margin:.2rem 0}
 code{font-size:.9em;background:#f0f0f0;padding:0 .2rem;border-radius:.2rem}
+.wide{overflow-x:auto}
 figure{margin:1rem 0}
 figure img{display:block;max-width:100%;height:auto}
 figcaption{color:#555;font-size:.9rem;margin-top:.3rem}
@@ -47,6 +48,8 @@ figcaption{color:#555;font-size:.9rem;margin-top:.3rem}
   tr{border-bottom:1px solid #ddd;padding:.3rem 0}
   td{border:0;padding:.15rem 0}
   td:first-child{font-weight:600}
+  .wide thead{display:table-header-group}.wide tr{display:table-row}.wide td{display:table-cell;padding:.3rem}
+  .wide td:first-child{font-weight:400}
 }
 </style></head><body>
 <h1>$heading</h1>
@@ -89,10 +92,25 @@ def challenge_html(result: GradeResult) -> str:
     head = f"<span class='badge'>{esc(c.badge)} badge</span>" if c.badge else "<strong>No badge</strong>"
     table = ""
     if c.ranked:
-        table = ("<table><thead><tr><th>test accuracy</th><th>parameters</th><th>seconds</th><th>optimizer steps</th>"
-                 f"</tr></thead><tbody><tr><td>{c.accuracy:.2%}</td><td>{c.parameters:,}</td><td>{c.seconds:g}</td>"
-                 f"<td>{c.steps:,}</td></tr></tbody></table><p class='small'>{esc(CHALLENGE_HOW)}</p>")
+        table = ("<div class='wide'><table><thead><tr><th>test accuracy</th><th>parameters</th><th>seconds</th>"
+                 f"<th>optimizer steps</th></tr></thead><tbody><tr><td>{c.accuracy:.2%}</td><td>{c.parameters:,}</td>"
+                 f"<td>{c.seconds:g}</td><td>{c.steps:,}</td></tr></tbody></table></div>"
+                 f"<p class='small'>{esc(CHALLENGE_HOW)}</p>")
     return f"<h2>Challenge (optional)</h2><p>{head}</p>{_messages_html([c.reason])}{table}"
+
+
+def experiments_html(table: dict | None) -> str:
+    if table is None:
+        return ""
+    esc = html.escape
+    parts = [f"<h2>Your experiments (not marked)</h2><p class='small'>{esc(EXPERIMENTS_WORDS)}</p>"]
+    if table["columns"]:
+        head = "".join(f"<th>{esc(c)}</th>" for c in table["columns"])
+        body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in table["rows"])
+        parts.append(f"<div class='wide'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+    if table["note"]:
+        parts.append(f"<p class='small'>({esc(table['note'])}.)</p>")
+    return "".join(parts)
 
 
 def report_html(result: GradeResult, pngs: dict[str, bytes]) -> str:
@@ -113,7 +131,7 @@ def report_html(result: GradeResult, pngs: dict[str, bytes]) -> str:
         f"Mark: <span class='mark mark-{esc(mark)}'>{esc(mark)}</span>" + (
             f" <span class='badge'>{esc(result.challenge.badge)} badge</span>"
             if result.challenge is not None and result.challenge.badge else ""),
-        challenge=challenge_html(result),
+        challenge=challenge_html(result) + experiments_html(result.experiments),
         mark_words=esc(mark_words(result)),
         accuracy="" if result.test_accuracy is None else f"<p>Test accuracy: {result.test_accuracy:.2%}</p>",
         rows=rows, notes=notes, figures=figures or "<p>No figures: the model did not train far enough.</p>",

@@ -73,6 +73,7 @@ class GradeResult:
     notes: list[str] = field(default_factory=list)  # about the hand-in: what was taken from a notebook
     regrade: str | None = None  # set when the result is inconclusive (an overloaded machine): why
     challenge: ChallengeResult | None = None  # None: the config has no challenge track
+    experiments: dict | None = None  # the experiments table handed in, shown and not marked (submission.py)
 
     @property
     def inconclusive(self) -> bool:

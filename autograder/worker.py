@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assignment.solution import EXPERIMENTS
+
 from .gradebook import REGRADE
 from .report_page import FIGURE_CAPTIONS
 
@@ -49,6 +51,7 @@ class GradeTask:
     stop: str | None = None  # name of the Dask Event that asks running grades to stop (Ctrl-C on the client)
     variant: str = "v1"  # the variant of the spec to grade against (the instructor's roster says which)
     alone: bool = False  # graded with every core of its machine, nothing else at once (a regrade)
+    experiments: bytes | None = None  # the experiments table handed in beside the solution, if any
 
 
 @dataclass
@@ -164,6 +167,8 @@ def grade_task(task: GradeTask) -> TaskResult:
         solution = entry / task.solution if task.solution else entry
         solution.parent.mkdir(parents=True, exist_ok=True)
         solution.write_bytes(task.source)
+        if task.experiments is not None:
+            solution.with_name(EXPERIMENTS).write_bytes(task.experiments)
         (scratch / "grading.yml").write_bytes(task.config)
         out = scratch / "out"
         out.mkdir()

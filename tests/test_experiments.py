@@ -115,3 +115,16 @@ def test_the_command_refuses_a_bad_grid_before_loading_anything(tmp_path, capsys
     assert main(["experiments", str(tmp_path / "grid.yml"), "--out", str(tmp_path / "out")]) == 2
     assert "batch_size must be a whole number of at least 1" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_handed_in_table_is_read_as_data_and_cut_to_size(tmp_path):
+    from autograder.submission import MAX_TABLE_ROWS, experiments_table
+
+    path = tmp_path / "experiments.csv"
+    assert experiments_table(path) is None
+    path.write_text("run,name,test_accuracy\n" + "".join(f"id{i},run {i},0.9\n" for i in range(MAX_TABLE_ROWS + 5)))
+    table = experiments_table(path)
+    assert table["columns"] == ["name", "test_accuracy"] and len(table["rows"]) == MAX_TABLE_ROWS
+    assert table["rows"][0] == ["run 0", "0.9"] and f"first {MAX_TABLE_ROWS} of {MAX_TABLE_ROWS + 5}" in table["note"]
+    path.write_bytes(b"\xff\xfe not text")
+    assert "not a CSV text file" in experiments_table(path)["note"]
