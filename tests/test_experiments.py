@@ -128,3 +128,19 @@ def test_a_handed_in_table_is_read_as_data_and_cut_to_size(tmp_path):
     assert table["rows"][0] == ["run 0", "0.9"] and f"first {MAX_TABLE_ROWS} of {MAX_TABLE_ROWS + 5}" in table["note"]
     path.write_bytes(b"\xff\xfe not text")
     assert "not a CSV text file" in experiments_table(path)["note"]
+
+
+def test_grade_all_carries_a_table_from_a_folder_but_not_from_a_bare_file(tmp_path):
+    from autograder.batch import make_task
+    from autograder.worker import write_submission
+
+    (tmp_path / "class" / "ada").mkdir(parents=True)
+    (tmp_path / "class" / "ada" / "cnn.py").write_text("x = 1\n")
+    (tmp_path / "class" / "ada" / "experiments.csv").write_text("name\nrun\n")
+    (tmp_path / "class" / "bob.py").write_text("x = 2\n")
+    (tmp_path / "class" / "experiments.csv").write_text("not bob's\n")  # beside a bare file: the class's, not his
+    tasks = {name: make_task(name, tmp_path / "class" / entry, b"", 1.0, "", None, "v1")
+             for name, entry in (("ada", "ada"), ("bob", "bob.py"))}
+    assert tasks["ada"].experiments == b"name\nrun\n" and tasks["bob"].experiments is None
+    entry = write_submission(tasks["ada"], tmp_path / "scratch")
+    assert (entry / "cnn.py").read_text() == "x = 1\n" and (entry / "experiments.csv").read_text() == "name\nrun\n"
