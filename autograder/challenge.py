@@ -65,8 +65,9 @@ def enter(res: dict, config: Config, practical: Practical, code: bytes, data: di
 def _run(config: Config, practical: Practical, code: bytes, data: dict, relabel_seed: bytes, run_child,
          threads: int, uid: int | None, live) -> ChallengeResult:
     challenge = config.challenge
-    budget = dataclasses.replace(config, training=dataclasses.replace(config.training,
-                                                                        iterations=challenge.iterations))
+    # log_every = the budget: one history entry, one validation pass; the challenge does not judge the history
+    budget = dataclasses.replace(config, training=dataclasses.replace(
+        config.training, iterations=challenge.iterations, log_every=challenge.iterations))
     job, keep = prepare_job(code, budget, practical, data, [], threads, uid, relabel_seed,
                             extra={"challenge": {"max_parameters": challenge.max_parameters}})
     limits = challenge_limits(config, threads)
