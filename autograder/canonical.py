@@ -99,7 +99,11 @@ def stages(w: dict, x: torch.Tensor, practical: Practical) -> dict:
 
 @torch.no_grad()
 def predict(w: dict, images: torch.Tensor, practical: Practical, batch: int = 1000) -> torch.Tensor:
-    return torch.cat([stages(w, images[i:i + batch], practical)["logits"] for i in range(0, len(images), batch)])
+    """The logits of many images, in batches. Channels-last tensors make the convolutions about 1.5x faster
+    on CPU; the sums are the same up to float rounding."""
+    last = {n: t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t for n, t in w.items()}
+    return torch.cat([stages(last, images[i:i + batch].contiguous(memory_format=torch.channels_last), practical)["logits"]
+                      for i in range(0, len(images), batch)])
 
 
 def layer_problems(modules: list, records: list, practical: Practical) -> list[str]:

@@ -22,7 +22,7 @@ import torch
 from . import sandbox, watch
 from .causes import scrub
 from .config import Challenge, Config
-from .job import load_results, prepare_job
+from .job import job_folder, load_results, write_inputs
 from .judging import StudentError, predictions_from_logits
 from .relabel import provenance
 from .results import ABSENT, BADGE, GRADER_ERROR, NO_BADGE, NOT_RUN, REFUSED, ChallengeResult
@@ -46,8 +46,8 @@ def challenge_limits(config: Config, threads: int) -> sandbox.Limits:
 def enter(res: dict, config: Config, practical: Practical, code: bytes, data: dict, relabel_seed: bytes,
           run_child: Callable, *, threads: int, uid: int | None, regrade: bool = False, live=None
           ) -> ChallengeResult:
-    """The challenge of a submission whose practical child returned `res`. `run_child(job, keep, limits,
-    on_progress)` runs a prepared job in the sandbox and returns its Outcome."""
+    """The challenge of a submission whose practical child returned `res`. `run_child(job, base, limits,
+    on_progress)` runs a prepared job folder in the sandbox and returns its Outcome."""
     if regrade:
         return ChallengeResult(NOT_RUN, "not run: the submission is to be graded again")
     if res.get("challenge_defined") is not True:
@@ -68,8 +68,9 @@ def _run(config: Config, practical: Practical, code: bytes, data: dict, relabel_
     # log_every = the budget: one history entry, one validation pass; the challenge does not judge the history
     budget = dataclasses.replace(config, training=dataclasses.replace(
         config.training, iterations=challenge.iterations, log_every=challenge.iterations))
-    job, keep = prepare_job(code, budget, practical, data, [], threads, uid, relabel_seed,
-                            extra={"challenge": {"max_parameters": challenge.max_parameters}})
+    job, base = job_folder(code, practical, uid)
+    keep = write_inputs(job, budget, practical, data, [], threads, uid, relabel_seed,
+                        extra={"challenge": {"max_parameters": challenge.max_parameters}})
     limits = challenge_limits(config, threads)
     if live is not None:
         live.note(f"challenge (optional, the mark above stands): build_challenge_model(), train() for up to "
@@ -79,10 +80,10 @@ def _run(config: Config, practical: Practical, code: bytes, data: dict, relabel_
         if live is not None and p.phase == "train":
             live.steps(p.steps, challenge.iterations)
     try:
-        outcome = run_child(job, keep, limits, progress)
+        outcome = run_child(job, base, limits, progress)
         res, problem = load_results(Path(keep["results"]))
     finally:
-        shutil.rmtree(keep["base"], ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
         if live is not None:
             live.close()
     data_labels = data["test_y"]

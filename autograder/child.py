@@ -146,7 +146,17 @@ def clean_history(history) -> list:
     return cleaned
 
 
+def wait_for(path: str, timeout: float = 300.0) -> None:
+    """The grader writes job.pt while this process starts (both import torch at once); it appears whole."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"[child] the grader did not write {os.path.basename(path)} within {timeout:g} s")
+        time.sleep(0.005)
+
+
 def main(job_dir: str) -> None:
+    wait_for(os.path.join(job_dir, "job.pt"))
     job = torch.load(os.path.join(job_dir, "job.pt"), weights_only=True)
     os.remove(os.path.join(job_dir, "job.pt"))  # the results file's name is no longer written anywhere
     rec = Recorder(os.path.join(job_dir, job["results_name"]))

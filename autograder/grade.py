@@ -3,6 +3,9 @@
 prepare (job.py: job folder and inputs; hiding.py: what the child must not see) -> run (sandbox.py)
 -> load (job.py, safe) -> judge (judging.py: hidden pytest checks, in this process) -> mark
 (marking.py). Student code never runs in this process.
+
+The child starts first, from a torch-free job folder: while it imports torch, this process imports
+torch, the data and the checks, and writes the child's inputs, which the child waits for.
 """
 from __future__ import annotations
 
@@ -13,16 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-from assignment import data as mnist
-
-from . import challenge, provenance, sandbox
+from . import sandbox
 from .caches import DEFAULT_CACHE, grader_data, grader_key, shape_cases
 from .config import Config
-from .early import EarlyVerdicts
 from .hiding import REPO, hidden_paths
-from .job import load_results, prepare_job
-from .judging import Context, StudentError, judge, one_message_per_cause
-from .marking import mark_for
+from .job import job_folder, load_results, write_inputs
 from .results import GradeResult
 from .spec import enumerate_variants, variant_spec
 from .submission import find_submission, hand_in, submission_sha
@@ -50,44 +48,68 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
     handed_in = hand_in(solution)
     result = GradeResult(str(submission), submission_sha(solution), notes=handed_in.notes, variant=variant,
                          experiments=handed_in.experiments)
-    data = grader_data(cache)
     level = sandbox.available_level()
     uid = sandbox.new_uid() if level == "root" else None
     threads = threads or max(1, min(4, len(os.sched_getaffinity(0))))
-    cases = shape_cases(config.output_shape.cases, config.output_shape.seed, practical.shape_cases, cache)
-    relabel_seed = hmac.digest(grader_key(cache), f"relabel:{result.sha256}:{variant}".encode(), "sha256")
-    job, keep = prepare_job(handed_in.code, config, practical, data, cases, threads, uid, relabel_seed)
-    test_images = mnist.normalise(data["test_x"])
+    job, base = job_folder(handed_in.code, practical, uid)
+    keep, early = {}, []
 
     def context(res, outcome):
-        return Context(config, practical, res, outcome, cases, keep["probe"], test_images, data["test_y"],
-                       keep["perm"], test_images[:config.top_patches.images], variant=variant, variants=variants,
-                       relabel=keep["relabel"], source=handed_in.code.decode(errors="replace"))
+        from .judging import Context
 
-    early = EarlyVerdicts(keep["results"], lambda res: context(res, sandbox.Outcome(returncode=None)), config, live)
+        return Context(config, practical, res, outcome, keep["cases"], keep["probe"], keep["test_images"],
+                       keep["test_y"], keep["perm"], keep["test_images"][:config.top_patches.images],
+                       variant=variant, variants=variants, relabel=keep["relabel"],
+                       source=handed_in.code.decode(errors="replace"))
 
-    def run_child(job: Path, keep: dict, limits: sandbox.Limits, on_progress) -> sandbox.Outcome:
+    def start_up():  # while the child starts: the heavy imports, the data, and the child's inputs
+        from assignment import data as mnist
+
+        from .early import EarlyVerdicts
+
+        data = grader_data(cache)
+        cases = shape_cases(config.output_shape.cases, config.output_shape.seed, practical.shape_cases, cache)
+        relabel_seed = hmac.digest(grader_key(cache), f"relabel:{result.sha256}:{variant}".encode(), "sha256")
+        keep.update(write_inputs(job, config, practical, data, cases, threads, uid, relabel_seed),
+                    cases=cases, test_images=mnist.normalise(data["test_x"]), test_y=data["test_y"], data=data,
+                    relabel_seed=relabel_seed)
+        early.append(EarlyVerdicts(keep["results"], lambda res: context(res, sandbox.Outcome(returncode=None)),
+                                   config, live))
+
+    def on_progress(progress):
+        early[0](progress)
+        if progress.phase == "train" and "plots" not in keep:  # the figures' imports, while train() runs
+            from assignment import plots
+
+            keep["plots"] = plots
+
+    def run_child(job: Path, base: Path, limits: sandbox.Limits, on_progress, on_start=None) -> sandbox.Outcome:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(job / "home"), "TMPDIR": str(job / "tmp"),
                "PYTHONPATH": str(job / "lib"), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
                "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "MPLBACKEND": "Agg",
                "CUDA_VISIBLE_DEVICES": "", "LANG": "C.UTF-8"}
-        hidden = hidden_paths([solution.parent, cache, *map(Path, hide)], keep["base"])
+        hidden = hidden_paths([solution.parent, cache, *map(Path, hide)], base)
         read_only = [p for p in {REPO, Path(sys.prefix).resolve(), Path.home()} if p not in job.parents]
         return sandbox.run([sys.executable, "-s", str(job / "child.py"), str(job)], workdir=job / "submission",
                            hidden=hidden, limits=limits, env=env, uid=uid, level=level, read_only=sorted(read_only),
-                           keep_tmp=keep["base"], on_progress=on_progress, threads=threads)
+                           keep_tmp=base, on_progress=on_progress, threads=threads, on_start=on_start)
 
     try:
-        outcome = run_child(job, keep, sandbox.Limits(**vars(config.limits)), early)
+        outcome = run_child(job, base, sandbox.Limits(**vars(config.limits)), on_progress, start_up)
         res, problem = load_results(keep["results"])
     finally:
-        shutil.rmtree(keep["base"], ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
         if live is not None:
             live.close()
     if problem:
         outcome.stderr += f"\n[grader] {problem}"
         res = {"phase": "start", "errors": {"import": {"type": "ResultsFileError", "message": problem}}}
 
+    from . import provenance
+    from .judging import StudentError, judge, one_message_per_cause
+    from .marking import mark_for
+
+    early = early[0]
     ctx = context(res, outcome)
     late, grader_errors = judge(ctx, [n for n in config.checks if n not in early.verdicts])
     result.checks = one_message_per_cause([early.verdicts.get(n) or next(c for c in late if c.name == n)
@@ -125,7 +147,9 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
     if grader_errors:
         result.grader_error = "\n".join(grader_errors)
     if config.challenge is not None:  # its own child, after the mark: nothing in it can change the mark
-        result.challenge = challenge.enter(res, config, practical, handed_in.code, data, relabel_seed, run_child,
-                                           threads=threads, uid=uid, regrade=result.inconclusive, live=live)
+        from . import challenge
+
+        result.challenge = challenge.enter(res, config, practical, handed_in.code, keep["data"], keep["relabel_seed"],
+                                           run_child, threads=threads, uid=uid, regrade=result.inconclusive, live=live)
     result.elapsed_s = round(time.monotonic() - start, 2)
     return result, {"ctx": ctx}

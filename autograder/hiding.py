@@ -9,8 +9,6 @@ import os
 import sys
 from pathlib import Path
 
-from assignment import data as mnist
-
 from .caches import DEFAULT_CACHE
 
 PACKAGE = Path(__file__).resolve().parent
@@ -72,7 +70,7 @@ def hidden_paths(extra: list[Path], job_base: Path) -> list[Path]:
     reference, the checks, the config, the data and the output (in case they sit under a kept folder)."""
     keep = [*python_dirs(), job_base.resolve()]
     candidates = [REPO / "reference", REPO / "autograder", REPO / "tests", REPO / ".git", REPO / "grading.yml",
-                  PACKAGE, mnist.DEFAULT_ROOT.parent, DEFAULT_CACHE, *extra]
+                  PACKAGE, DEFAULT_CACHE.parent, *extra]  # the grader's cache and the students' downloads
     if os.environ.get("MNIST_ROOT"):
         candidates.append(Path(os.environ["MNIST_ROOT"]))
     candidates += installed_copies() + everything_else(keep)

@@ -9,23 +9,19 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import torch
-
 import assignment
-from assignment import data as mnist
 
 from .config import Config
 from .spec import Practical
-from .relabel import derangement
 
 MAX_RESULTS_BYTES = 256 * 2**20
 PRACTICAL_JSON = "practical.json"  # = spec.Practical.student_facts(), as a student template carries it
 
 
-def prepare_job(code: bytes, config: Config, practical: Practical, data: dict, cases: list, threads: int,
-                uid: int | None, relabel_seed: bytes | None = None, extra: dict | None = None) -> tuple[Path, dict]:
-    """A private folder with the submission's code as cnn.py, the public helpers, the child script and its
-    inputs (`extra` added to them: the challenge's caps, for its own child).
+def job_folder(code: bytes, practical: Practical, uid: int | None) -> tuple[Path, Path]:
+    """(job, base): a private folder with the submission's code as cnn.py, the public helpers and the child
+    script, in a base folder of its own. torch-free, so that the child can start before the grader has
+    imported torch; its inputs follow in job.pt (write_inputs), which the child waits for.
 
     The graded variant's facts go in as assignment/practical.json, written here from the spec: a
     solution that builds its network from them builds the graded one, and a practical.json handed in
@@ -45,6 +41,21 @@ def prepare_job(code: bytes, config: Config, practical: Practical, data: dict, c
     for folder in ("lib/assignment", "submission"):  # beside the helpers, and beside cnn.py as in a template
         (job / folder / PRACTICAL_JSON).write_text(facts)
     shutil.copy(Path(__file__).with_name("child.py"), job / "child.py")
+    if uid is not None:
+        for root, dirs, files in os.walk(job):
+            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                os.chown(name, uid, uid)
+    return job, base
+
+
+def write_inputs(job: Path, config: Config, practical: Practical, data: dict, cases: list, threads: int,
+                 uid: int | None, relabel_seed: bytes | None = None, extra: dict | None = None) -> dict:
+    """The child's inputs, as job.pt in the job folder, appearing at once (written aside, then renamed):
+    the data, the secret orders and labels, the cases, and `extra` (the challenge's caps, for its own
+    child). Returns what the grader keeps of them."""
+    import torch
+
+    from .relabel import derangement
 
     order_seed = secrets.randbits(62)  # fresh for every grading; recorded once the child has ended
     perm = torch.randperm(len(data["test_y"]), generator=torch.Generator().manual_seed(order_seed))
@@ -60,17 +71,21 @@ def prepare_job(code: bytes, config: Config, practical: Practical, data: dict, c
         "probe_x": probe_images(data, practical), "practical": practical.student_facts(),
     }
     spec.update(extra or {})
-    torch.save(spec, job / "job.pt")
+    tmp = job / ".job.pt.tmp"
+    torch.save(spec, tmp)
     if uid is not None:
-        for root, dirs, files in os.walk(job):
-            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                os.chown(name, uid, uid)
-    return job, {"perm": perm, "relabel": relabel, "results": job / spec["results_name"], "base": base, "probe": spec["probe_x"],
-                 "order_seed": order_seed}
+        os.chown(tmp, uid, uid)
+    os.replace(tmp, job / "job.pt")
+    return {"perm": perm, "relabel": relabel, "results": job / spec["results_name"], "probe": spec["probe_x"],
+            "order_seed": order_seed}
 
 
 def probe_images(data: dict, practical: Practical) -> torch.Tensor:
     """Inputs on which the student's model and the canonical one must agree: 4 digits and 4 noise images."""
+    import torch
+
+    from assignment import data as mnist
+
     digits = mnist.normalise(data["valid_x"][:4])
     noise = torch.randn(4, *practical.input, generator=torch.Generator().manual_seed(0))
     return torch.cat([digits, noise])
@@ -78,6 +93,8 @@ def probe_images(data: dict, practical: Practical) -> torch.Tensor:
 
 def load_results(path: Path) -> tuple[dict, str | None]:
     """The child's results, through torch's safe loader only (tensors and plain containers)."""
+    import torch
+
     if not path.is_file():
         return {}, None
     if path.stat().st_size > MAX_RESULTS_BYTES:

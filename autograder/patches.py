@@ -40,26 +40,40 @@ class Window:
         return f", zero-padded by {pad} as conv1 pads them"
 
 
-def windows(images: torch.Tensor, win: Window) -> torch.Tensor:
-    """Every window at every offset of the (padded) images: (N, rows, columns, size * size)."""
-    padded = F.pad(images, (win.before, win.after, win.before, win.after))
-    n, _, h, w = padded.shape
-    cols = F.unfold(padded, win.size)  # (N, size*size, rows*columns)
-    return cols.transpose(1, 2).reshape(n, h - win.size + 1, w - win.size + 1, win.size * win.size)
+class Windows:
+    """Every window of the (padded) images, by position, without holding them all: each window's pixel
+    sum (one box filter) picks out the candidates for a patch, and only those are compared in full."""
 
+    CHUNK = 4096  # candidates compared at once
 
-def locate(patch: torch.Tensor, wins: torch.Tensor, sums: torch.Tensor) -> list[tuple[int, int, int]]:
-    """(image, row, column) of every window equal to `patch` (up to float noise).
+    def __init__(self, images: torch.Tensor, win: Window):
+        self.size = win.size
+        self.padded = F.pad(images, (win.before, win.after, win.before, win.after))  # (N, C, H, W)
+        box = torch.ones(1, images.shape[1], win.size, win.size, dtype=images.dtype)
+        self.sums = F.conv2d(self.padded, box)[:, 0]  # (N, rows, columns)
+        self._hwc = self.padded.permute(0, 2, 3, 1)  # (N, H, W, C): a window is then one gather
 
-    `sums` (N, rows, columns) are the windows' pixel sums: only windows with the patch's sum are compared
-    in full, which makes this fast.
-    """
-    flat = patch.reshape(-1)
-    candidates = ((sums - flat.sum()).abs() <= 1e-3 + 1e-5 * flat.abs().sum()).nonzero()  # (M, 3)
-    if len(candidates) == 0:
-        return []
-    near = (wins[tuple(candidates.T)] - flat).abs().amax(-1) <= 1e-5  # (M,)
-    return [tuple(c) for c in candidates[near].tolist()]
+    def at(self, n: int, y: int, x: int) -> torch.Tensor:
+        """The window with top-left corner (y, x) of image n, (size, size) for one channel."""
+        return self.padded[n, :, y:y + self.size, x:x + self.size].squeeze(0)
+
+    def _gather(self, where: torch.Tensor) -> torch.Tensor:
+        """(M, size*size*C) windows at (image, row, column) rows of `where` (M, 3), in at()'s order."""
+        offsets = torch.arange(self.size)
+        rows = (where[:, 1, None] + offsets)[:, :, None]  # (M, size, 1)
+        cols = (where[:, 2, None] + offsets)[:, None, :]  # (M, 1, size)
+        got = self._hwc[where[:, 0, None, None], rows, cols]  # (M, size, size, C)
+        return got.permute(0, 3, 1, 2).flatten(1)
+
+    def locate(self, patch: torch.Tensor) -> list[tuple[int, int, int]]:
+        """(image, row, column) of every window equal to `patch` (up to float noise)."""
+        flat = patch.reshape(-1).to(self.padded.dtype)
+        candidates = ((self.sums - flat.sum()).abs() <= 1e-3 + 1e-5 * flat.abs().sum()).nonzero()  # (M, 3)
+        found = []
+        for part in candidates.split(self.CHUNK):
+            near = (self._gather(part) - flat).abs().amax(-1) <= 1e-5  # (m,)
+            found += [tuple(c) for c in part[near].tolist()]
+        return found
 
 
 def judge(patches, acts: torch.Tensor, images: torch.Tensor, filters: list, k: int, win: Window,
@@ -76,8 +90,7 @@ def judge(patches, acts: torch.Tensor, images: torch.Tensor, filters: list, k: i
     if tuple(patches.shape) != want:
         return [f"top_patches returned shape {tuple(patches.shape)}, expected {want} "
                 f"(len(filters), k, {win.size}, {win.size})"]
-    wins = windows(images, win)
-    sums = wins.sum(-1)
+    wins = Windows(images, win)
     step = win.stride
     problems = []
     for row, f in enumerate(filters):
@@ -85,22 +98,22 @@ def judge(patches, acts: torch.Tensor, images: torch.Tensor, filters: list, k: i
         best = flat.topk(k).values
         for rank in range(k):
             target = best[rank].item()
-            found = locate(patches[row, rank], wins, sums)
+            found = wins.locate(patches[row, rank])
             ok = any(y % step == 0 and x % step == 0 and
                      abs(acts[n, f, y // step, x // step].item() - target) <= REL_TOL * max(1.0, abs(target))
                      for n, y, x in found)
             if not ok:
-                problems.append(explain(f, rank, k, found, acts, target, patches[row, rank], wins, sums, win))
+                problems.append(explain(f, rank, k, found, acts, target, patches[row, rank], wins, win))
             if len(problems) >= limit:
                 return problems + ["(further patches not listed)"]
     return problems
 
 
 def explain(f: int, rank: int, k: int, found: list, acts: torch.Tensor, target: float, patch: torch.Tensor,
-            wins: torch.Tensor, sums: torch.Tensor, win: Window) -> str:
+            wins: Windows, win: Window) -> str:
     head = f"filter {f}, rank {rank + 1}:"
     if not found:
-        if locate(patch.T.contiguous(), wins, sums):
+        if wins.locate(patch.T.contiguous()):
             return f"{head} your patch is transposed (rows and columns swapped)"
         return (f"{head} your patch is not a {win.size}x{win.size} window of the images passed in"
                 f"{win.padded_words()} (return crops of `images` as given, without rescaling)")

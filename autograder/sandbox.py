@@ -208,12 +208,14 @@ def private_tmp(keep: Path) -> list[str]:
 def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, env: dict[str, str],
         uid: int | None = None, level: str | None = None, read_only: list[Path] = (),
         keep_tmp: Path | None = None, on_progress: Callable[[watching.Progress], None] | None = None,
-        threads: int = 1) -> Outcome:
+        threads: int = 1, on_start: Callable[[], None] | None = None) -> Outcome:
     """Run `argv` (cwd `workdir`) under `limits`, with `hidden` paths out of sight and `read_only`
     folders unwritable, where the level allows. With `keep_tmp` (a folder in /tmp), /tmp is private
     and holds only that folder. With `on_progress`, the code gets a pipe for progress reports
     (GRADER_PROGRESS_FD, see watch.py), each phase but train gets its budget from `limits.phases`, and
-    `on_progress` is called about every second, in this thread."""
+    `on_progress` is called about every second, in this thread. `on_start` is called in this thread
+    once the code has started, before any waiting: work to do while it starts up. Should it raise, the
+    code is ended and the exception goes on."""
     level = level or available_level()
     read_only = [p for p in read_only if p.is_dir()]
     tmp = Path("/tmp")
@@ -281,6 +283,8 @@ def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, e
     try:
         with _stop_on_signals(kill):
             try:
+                if on_start is not None:
+                    on_start()
                 if progress is None:
                     proc.wait(timeout=limits.wall_seconds)
                 else:

@@ -18,6 +18,8 @@ Sections:
   stability   the reference and the handout's recipe graded with 20 seeds: accuracy min/median, S+ count
   live        seconds until `grade` prints the verdicts that need no training (stub, reference; short config),
               and the wall time to grade a hang at import under --config (the default grading.yml)
+  overhead    the grader's own seconds (stub's whole grade; reference's wall minus training), this checkout
+              side by side with --baseline, an earlier revision (short config)
 """
 from __future__ import annotations
 
@@ -44,7 +46,8 @@ HANDOUT = ROOT / "tests" / "catalogue" / "files" / "handout_recipe.py"
 FAST_CONFIG = ROOT / "tests" / "grading-fast.yml"
 CRASH = "import torch\nraise ImportError('a module this submission needs is missing')\n"
 HANG_AT_IMPORT = "import time\ntime.sleep(3600)\n"
-SECTIONS = ("throughput", "accuracy", "grade", "grade-all", "cluster", "stability", "live")
+SECTIONS = ("throughput", "accuracy", "grade", "grade-all", "cluster", "stability", "live", "overhead")
+BASELINE = "e8ae25f"  # the grader before it started the child first and trimmed its pytest run
 
 
 # --------------------------------------------------------------------------- helpers
@@ -423,7 +426,8 @@ def live(args) -> None:
 
 
 # --------------------------------------------------------------------------- report
-GOALS = {"fast98": 3.0, "fast992": 30.0, "stub": 10.0, "handout": 90.0, "no_training": 10.0, "hang": 90.0}
+GOALS = {"fast98": 3.0, "fast992": 30.0, "stub": 10.0, "handout": 90.0, "no_training": 10.0, "hang": 90.0,
+         "own": 4.0, "stub_whole": 3.0}
 
 
 def goal(value, limit, unit="s") -> str:
@@ -527,14 +531,83 @@ def report(args) -> str:
         goals["no_training"] = max(r["no_training"] for r in d["rows"])
         goals["hang"] = h["wall"] if h["mark"] is None else "the hang got a mark"
 
+    if d := load("overhead"):
+        lines += [f"### The grader's own seconds, side by side with {d['baseline']} (median of {d['repeats']}, "
+                  f"config {d['config']})", "",
+                  "| submission | baseline wall s | baseline own s | now wall s | now own s | own: now / baseline |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for r in d["rows"]:
+            b, n = r["baseline"], r["now"]
+            lines.append(f"| {r['submission']} | {b['wall']:.1f} | {b['own']:.1f} | {n['wall']:.1f} | {n['own']:.1f} | "
+                         f"{n['own'] / b['own']:.2f}x |")
+        lines += ["", "Own seconds: the wall time minus the training time the child measured. Marks: "
+                  + "; ".join(f"{r['submission']} {'/'.join(r['now']['marks'])}" for r in d["rows"]) + ".", ""]
+        rows = {r["submission"]: r["now"] for r in d["rows"]}
+        goals["own"], goals["stub_whole"] = rows["reference"]["own"], rows["stub"]["wall"]
+
     lines += ["### Goals", "",
               f"- reference, 98% test accuracy in <= 3 s of training: {goal(goals.get('fast98'), GOALS['fast98'])}",
               f"- reference, >= 99.2% within 30 s: {goal(goals.get('fast992'), GOALS['fast992'])}",
               f"- stub or crashing submission graded in <= 10 s: {goal(goals.get('stub'), GOALS['stub'])}",
               f"- handout's recipe graded in <= 90 s: {goal(goals.get('handout'), GOALS['handout'])}",
               f"- checks needing no training reported in <= 10 s: {goal(goals.get('no_training'), GOALS['no_training'])}",
-              f"- a hang at import graded (no mark) in <= 90 s: {goal(goals.get('hang'), GOALS['hang'])}", ""]
+              f"- a hang at import graded (no mark) in <= 90 s: {goal(goals.get('hang'), GOALS['hang'])}",
+              f"- the grader's own part of a correct grade <= 4 s: {goal(goals.get('own'), GOALS['own'])}",
+              f"- the stub's whole grade <= 3 s: {goal(goals.get('stub_whole'), GOALS['stub_whole'])}", ""]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- overhead
+@contextmanager
+def worktree(rev: str, where: Path):
+    """`rev` checked out (detached) at `where`, removed afterwards."""
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(where), rev], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(where)], check=False)
+
+
+def cli_grade(root: Path, submission: Path, config: Path) -> dict:
+    """`python -m autograder grade` of the checkout at `root` (its own package, run from there), timed from
+    outside; the training seconds as the child measured them."""
+    with tempfile.TemporaryDirectory(prefix="cnn-bench-") as tmp:
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submission), "--out", tmp,
+                               "--config", str(config)], capture_output=True, text=True, cwd=root)
+        wall = time.perf_counter() - start
+        file = Path(tmp) / "results.json"
+        if proc.returncode != 0 or not file.is_file():
+            raise RuntimeError(f"grading {submission} at {root} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        extra = json.loads(file.read_text())["extra_data"]
+    train = extra["child"]["timings"].get("train", 0.0)
+    return {"wall": wall, "train": train, "own": wall - train, "mark": extra["mark"]}
+
+
+def overhead(args) -> None:
+    """The stub and the reference graded by this checkout and by --baseline, alternating in each repeat so
+    that both see the same machine. Under the short config: the grader's own part does not depend on the
+    number of training steps."""
+    with tempfile.TemporaryDirectory() as tmp, worktree(args.baseline, Path(tmp) / "baseline") as base:
+        roots = {"baseline": base, "now": ROOT}
+        runs = {(who, sub): [] for who in roots for sub in ("stub", "reference")}
+        for _ in range(args.repeats):
+            for who, root in roots.items():
+                for sub in ("stub", "reference"):
+                    runs[who, sub].append(cli_grade(root, root / ("assignment" if sub == "stub" else sub),
+                                                    root / "tests" / "grading-fast.yml"))
+    rows = []
+    for sub in ("stub", "reference"):
+        row = {"submission": sub}
+        for who in roots:
+            got = runs[who, sub]
+            row[who] = {k: median([r[k] for r in got]) for k in ("wall", "train", "own")}
+            row[who]["marks"] = sorted({str(r["mark"]) for r in got})
+            row[who]["runs"] = got
+        rows.append(row)
+        print(f"{sub}: own seconds {row['baseline']['own']:.1f} (baseline) -> {row['now']['own']:.1f} (now)", flush=True)
+    save("overhead", {"repeats": args.repeats, "baseline": args.baseline, "config": "tests/grading-fast.yml",
+                      "rows": rows})
 
 
 def main(argv=None) -> int:
@@ -552,10 +625,12 @@ def main(argv=None) -> int:
                         help="config for the grade-all and cluster sections (default: tests/grading-fast.yml)")
     parser.add_argument("--handout-iterations", type=int, default=4000,
                         help="length of the handout recipe's accuracy curve (default: %(default)s)")
+    parser.add_argument("--baseline", default=BASELINE,
+                        help="git revision the overhead section compares with (default: %(default)s)")
     parser.add_argument("--markdown", help="also write the report to this file")
     args = parser.parse_args(argv)
     run = {"throughput": throughput, "accuracy": accuracy, "grade": grade, "grade-all": grade_all, "cluster": cluster,
-           "stability": stability, "live": live}
+           "stability": stability, "live": live, "overhead": overhead}
     for section in (SECTIONS if "all" in args.sections else args.sections):
         if section in run:
             print(f"== {section}", flush=True)

@@ -1,4 +1,5 @@
-"""`python -m autograder --help` and `release` answer without importing torch (it costs seconds)."""
+"""`python -m autograder --help` and `release` answer without importing torch (it costs seconds), and `grade`
+starts the child before it imports torch."""
 import json
 import subprocess
 import sys
@@ -45,7 +46,13 @@ def test_release_imports_no_torch(tmp_path):
     assert (tmp_path / "template" / ".github" / "workflows" / "classroom.yml").is_file()
 
 
-def test_the_probe_sees_torch_when_it_is_imported():
-    """The checks above can fail: the same probe reports torch once the grader module is imported."""
+def test_grading_starts_the_child_before_importing_torch():
+    """grade.py imports nothing heavy itself: the child starts first, and both import torch at once."""
     got = imported(["--help"], preload="import autograder.grade")
+    assert got == {"code": 0, "heavy": []}
+
+
+def test_the_probe_sees_torch_when_it_is_imported():
+    """The checks above can fail: the same probe reports torch once the judging module is imported."""
+    got = imported(["--help"], preload="import autograder.judging")
     assert got["code"] == 0 and "torch" in got["heavy"]

@@ -28,7 +28,7 @@ def setup(p):
 def right_patches(p, images, acts, at=None):
     """The k strongest windows per filter; `at(i, j, stride)` gives a (wrong) position instead."""
     win = patches.Window.of(p)
-    wins = patches.windows(images, win)
+    wins = patches.Windows(images, win)
     out = torch.zeros(len(FILTERS), K, win.size, win.size)
     side = acts.shape[-1]
     for row, f in enumerate(FILTERS):
@@ -36,7 +36,7 @@ def right_patches(p, images, acts, at=None):
             n, rest = divmod(idx, acts.shape[-2] * side)
             i, j = divmod(rest, side)
             y, x = at(i, j, win.stride) if at else (win.stride * i, win.stride * j)
-            out[row, rank] = wins[n, y, x].reshape(win.size, win.size)
+            out[row, rank] = wins.at(n, y, x)
     return out
 
 
@@ -45,9 +45,9 @@ def test_each_window_is_what_one_conv1_activation_sees(name):
     p = SPECS[name]
     images, acts, w = setup(p)
     win = patches.Window.of(p)
-    wins = patches.windows(images, win)
+    wins = patches.Windows(images, win)
     for n, i, j in [(0, 0, 0), (3, 1, 2), (11, acts.shape[-2] - 1, acts.shape[-1] - 1)]:
-        pre = (wins[n, win.stride * i, win.stride * j] * w["conv1.weight"][0].flatten()).sum() + w["conv1.bias"][0]
+        pre = (wins.at(n, win.stride * i, win.stride * j) * w["conv1.weight"][0, 0]).sum() + w["conv1.bias"][0]
         assert torch.isclose(F.relu(pre), acts[n, 0, i, j], atol=1e-4)
 
 

@@ -37,19 +37,19 @@ def test_results_json_records_the_provenance_of_the_grading(repo, mnist_root, tm
 
 
 def test_the_recorded_seed_is_the_one_that_ordered_the_test_images(repo):
-    """prepare_job on tiny made-up data: the seed it returns reproduces the order the child got."""
+    """write_inputs on tiny made-up data: the seed it returns reproduces the order the child got."""
     config = load_config(repo / "tests" / "grading-fast.yml")
     n = 30
     data = {f"{part}_{kind}": torch.randint(0, 255, (n, 28, 28), dtype=torch.uint8) if kind == "x"
             else torch.randint(0, 10, (n,)) for part in ("train", "valid", "test") for kind in ("x", "y")}
     runs = []
     for _ in range(2):
-        job, keep = grade.prepare_job((repo / "assignment" / "cnn.py").read_bytes(), config, config.practical, data, [],
-                                      threads=1, uid=None)
+        job, base = grade.job_folder((repo / "assignment" / "cnn.py").read_bytes(), config.practical, uid=None)
         try:
+            keep = grade.write_inputs(job, config, config.practical, data, [], threads=1, uid=None)
             spec = torch.load(job / "job.pt", weights_only=True)
         finally:
-            shutil.rmtree(keep["base"])
+            shutil.rmtree(base)
         order = torch.randperm(n, generator=torch.Generator().manual_seed(keep["order_seed"]))
         assert torch.equal(order, keep["perm"]) and torch.equal(spec["test_x"], data["test_x"][order])
         runs.append(keep["order_seed"])
