@@ -6,7 +6,7 @@ test accuracy once at the end, and writes the hand-in figures and a summary.json
 ``python -m assignment --help`` lists the flags and their defaults.
 
 Exit status: 0 when everything ran, 1 when your code is unfinished or returned something unusable,
-2 when MNIST or the solution file cannot be found.
+2 when the dataset or the solution file cannot be found.
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from torch import nn
 from torch.optim.optimizer import register_optimizer_step_post_hook
 from tqdm import tqdm
 
-from assignment import plots, practical
-from assignment.data import MNISTUnavailable, load_mnist
+from assignment import datasets, plots, practical
+from assignment.data import DataUnavailable, load_data
 from assignment.solution import find_solution, load_solution
 
 HISTORY_KEYS = ("iteration", "loss", "train_accuracy", "valid_accuracy")
@@ -51,9 +51,13 @@ def parse_args(argv: list[str] | None, spec: practical.Practical) -> argparse.Na
                         help="record the training history every L iterations (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="random seed for torch, numpy and random (default: %(default)s)")
-    parser.add_argument("--mnist-root", default=None, metavar="DIR",
-                        help="an offline MNIST copy holding MNIST/raw/ (default: $MNIST_ROOT if set, "
-                             "else download into ~/.cache/cnn-practical/mnist)")
+    parser.add_argument("--dataset", default=spec.dataset, choices=list(datasets.DATASETS),
+                        help="the dataset to train on; its images must have the practical's input shape "
+                             f"{'x'.join(map(str, spec.input))} (default: %(default)s, the practical's)")
+    parser.add_argument("--data-root", "--mnist-root", dest="data_root", default=None, metavar="DIR",
+                        help="an offline copy of the dataset (default: its variable if set, $MNIST_ROOT for "
+                             "mnist, $FASHION_MNIST_ROOT for fashion-mnist, $CIFAR10_ROOT for cifar10; else "
+                             "download into ~/.cache/cnn-practical/NAME)")
     parser.add_argument("--filters", type=int, nargs="+", default=spec.example_filters, metavar="F",
                         help="first-layer filters whose top patches are drawn (default: "
                              f"{' '.join(map(str, spec.example_filters))})")
@@ -134,7 +138,7 @@ def test_accuracy(model: nn.Module, test_set, batch_size: int = 1000) -> float:
     model.eval()
     correct = 0
     for i in range(0, len(test_set), batch_size):
-        x = test_set.images[i:i + batch_size].to(device)  # (1000, 1, 28, 28)
+        x = test_set.images[i:i + batch_size].to(device)  # (1000, C, H, W)
         y = test_set.labels[i:i + batch_size].to(device)  # (1000,)
         correct += (model(x).argmax(1) == y).sum().item()
     return correct / len(test_set)
@@ -165,12 +169,19 @@ def main(argv: list[str] | None = None) -> int:
     seed_everything(args.seed)
     out = Path(args.out)
 
-    try:
-        splits = load_mnist(args.mnist_root)
-    except MNISTUnavailable as err:
-        print(f"error: MNIST is unavailable. {err}", file=sys.stderr)
+    data = datasets.get(args.dataset)
+    if data.input != spec.input:
+        print(f"error: {data.title}'s images are {'x'.join(map(str, data.input))}, but the practical's network "
+              f"takes {'x'.join(map(str, spec.input))} ({spec.data.title}): choose a dataset of that shape",
+              file=sys.stderr)
         return 2
-    plots.save_figure(plots.plot_digits(splits.train.images, splits.train.labels), out / "digits.png")
+    try:
+        splits = load_data(args.data_root, dataset=data.name)
+    except DataUnavailable as err:
+        print(f"error: {data.title} is unavailable. {err}", file=sys.stderr)
+        return 2
+    plots.save_figure(plots.plot_digits(splits.train.images, splits.train.labels, classes=data.classes),
+                      out / "digits.png")
 
     try:
         solution = find_solution(args.solution)
@@ -216,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{solution.name} is unfinished: NotImplementedError: {err}", file=sys.stderr)
         return 1
 
-    expected = (len(args.filters), K_PATCHES, *conv1.kernel_size)
+    colour = [conv1.in_channels] if conv1.in_channels > 1 else []  # a grey patch has no channel axis
+    expected = (len(args.filters), K_PATCHES, *colour, *conv1.kernel_size)
     if tuple(patches.shape) != expected:
         print(f"error: top_patches returned shape {tuple(patches.shape)}, expected {expected} (section 5)",
               file=sys.stderr)

@@ -1,5 +1,5 @@
 """Experiments: train your network under each configuration of a grid, and tabulate what each costs and
-reaches. ``python -m assignment experiments GRID.yml [--out DIR] [--solution PATH] [--mnist-root DIR]``.
+reaches. ``python -m assignment experiments GRID.yml [--out DIR] [--solution PATH] [--data-root DIR]``.
 
 GRID.yml (``assignment/experiments.yml`` is an example) gives the settings every run shares and the
 ones to vary; every combination of the varied values is one run::
@@ -51,7 +51,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from assignment import plots, practical
-from assignment.data import MNISTUnavailable, load_mnist
+from assignment.data import DataUnavailable, load_data
 from assignment.solution import EXPERIMENTS, find_solution, load_solution
 
 DEFAULTS = {"optimiser": "Adam", "lr": 1e-4, "batch_size": 50, "iterations": 300, "seed": 0}  # the handout's
@@ -357,16 +357,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--solution", default=None, metavar="PATH",
                         help="your cnn.py, a folder holding one, or a repository with assignment/cnn.py "
                              "(default: $CNN_SOLUTION if set, else assignment/cnn.py)")
-    parser.add_argument("--mnist-root", default=None, metavar="DIR",
-                        help="an offline MNIST copy holding MNIST/raw/ (default: $MNIST_ROOT if set, "
-                             "else download into ~/.cache/cnn-practical/mnist)")
+    parser.add_argument("--data-root", "--mnist-root", dest="data_root", default=None, metavar="DIR",
+                        help="an offline copy of the practical's dataset (default: its variable if set, "
+                             "$MNIST_ROOT for mnist; else download into ~/.cache/cnn-practical/NAME)")
     args = parser.parse_args(argv)
     try:
         facts = json.loads(practical.FACTS.read_text())
         runs, log_every = read_grid(Path(args.grid), facts["spec"])
         solution = find_solution(args.solution)
-        splits = load_mnist(args.mnist_root)
-    except (OSError, ValueError, GridError, MNISTUnavailable) as err:
+        splits = load_data(args.data_root, dataset=facts["spec"]["dataset"]["name"])
+    except (OSError, ValueError, GridError, DataUnavailable) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"solution: {solution}")

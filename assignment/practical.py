@@ -24,6 +24,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
+from assignment import datasets
+
 FACTS = Path(__file__).with_name("practical.json")
 
 
@@ -79,7 +81,13 @@ class Practical:
     flat_sizes: tuple[int, ...]  # fc1's input size for each pooled shape
     param_counts: tuple[int, ...]  # the network's parameter count for each pooled shape
     patch: Patch
+    patch_shape: tuple[int, ...]  # one top patch: (size, size) for grey images, (channels, size, size) for colour
     layers: tuple[Layer, ...]  # the handout's table, pooling that rounds down
+
+    @property
+    def data(self) -> datasets.Dataset:
+        """The dataset's facts (assignment/datasets.py): its title, class names, split, offline copy."""
+        return datasets.get(self.dataset)
 
     @property
     def example_filters(self) -> list[int]:
@@ -120,6 +128,7 @@ def parse(facts: dict) -> Practical:
         flat_sizes=tuple(_get(facts, "derived.flat_sizes")),
         param_counts=tuple(_get(facts, "derived.param_counts")),
         patch=Patch(*(_get(facts, f"derived.patch.{k}") for k in ("size", "stride", "padding"))),
+        patch_shape=shape(_get(facts, "derived.patch_shape")),
         layers=tuple(Layer(layer["name"], layer["what"], shape(layer["out"]), layer["params"])
                      for layer in _get(facts, "derived.layers")),
     )

@@ -127,7 +127,7 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, sched
         submissions = {name: submissions[name] for name in shard.select(list(submissions))}
     out.mkdir(parents=True, exist_ok=True)
     if scheduler is None:
-        grader_data(cache)  # build the MNIST cache once, before the local workers race for it
+        grader_data(cache, config.practical.dataset)  # once, before the local workers race to build it
     worker_cache = None if scheduler is not None and cache == DEFAULT_CACHE else str(cache)
     config_bytes, fingerprint = resolved_yaml(config_path).encode(), grader_fingerprint()
     timeout = config.limits.wall_seconds + OVERHEAD_S

@@ -1,4 +1,4 @@
-"""The grader's disk caches: MNIST as uint8 tensors, and the output_shape cases with torch's answers.
+"""The grader's disk caches: each dataset as uint8 tensors, and the output_shape cases with torch's answers.
 
 torch is imported on first use, so that the command line can read DEFAULT_CACHE without it.
 """
@@ -31,16 +31,17 @@ def cached(file: Path, build):
     return value
 
 
-def grader_data(cache: Path = DEFAULT_CACHE) -> dict:
-    """MNIST as uint8 tensors: the 50k/10k split of assignment.data, and the test set. Cached on disk."""
-    from assignment import data as mnist
+def grader_data(cache: Path = DEFAULT_CACHE, dataset: str = "mnist") -> dict:
+    """The dataset as uint8 tensors: the train/validation split of assignment.data, and the test set.
+    Cached on disk, one file per dataset."""
+    from assignment import data
 
     def build():
-        (train_x, train_y), (test_x, test_y) = mnist.load_raw()
-        train_idx, valid_idx = mnist.split_indices(len(train_y))
+        (train_x, train_y), (test_x, test_y) = data.load_raw(dataset=dataset)
+        train_idx, valid_idx = data.split_indices(len(train_y), dataset)
         return {"train_x": train_x[train_idx], "train_y": train_y[train_idx], "valid_x": train_x[valid_idx],
                 "valid_y": train_y[valid_idx], "test_x": test_x, "test_y": test_y}
-    return cached(cache / "mnist-u8.pt", build)
+    return cached(cache / f"{dataset}-u8.pt", build)
 
 
 def shape_cases(n: int, seed: int, own: list[dict], cache: Path = DEFAULT_CACHE) -> list[dict]:

@@ -12,6 +12,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assignment.datasets import Dataset
+
+from .spec import Practical, fmt
+
 API = ("output_shape", "build_model", "train", "top_patches")  # assignment.solution.API, without importing it
 NEEDS = {"import": "import", "output_shape": "output_shape()", "build_model": "build_model()",
          "model_io": "the forward pass", "train": "train()", "inspect": "the forward pass",
@@ -26,11 +30,13 @@ _JOB_CNN = re.compile(r'[^\s\'"(]*cnn-grader-[^\s\'"]*/submission/cnn\.py')
 _JOB_LIB = re.compile(r'[^\s\'"(]*cnn-grader-[^\s\'"]*/lib/(assignment/\w+\.py)')
 _JOB_PATH = re.compile(r'[^\s\'"(]*cnn-grader-[^\s\'")]*')
 
-MAIN_GUARD = ('if __name__ == "__main__":\n    splits = load_mnist()\n'
-              '    train(build_model(), splits.train, splits.valid)')
-SCRIPT_CALLS = {"train", "load_mnist", "load_raw", "show", "savefig", "plot_curves", "plot_filters", "plot_patches",
+MAIN_GUARD = ('if __name__ == "__main__":\n    splits = {loader}()\n'
+              '    train(build_model(), splits.train, splits.valid)')  # {loader}: the dataset's, as the handout names it
+SCRIPT_CALLS = {"train", "load_mnist", "load_data", "load_raw", "show", "savefig", "plot_curves", "plot_filters", "plot_patches",
                 "plot_digits", "main", "fit", "MNIST", "DataLoader", "build_model", "top_patches"}
-DATA_WORDS = ("torchvision", "mnist", "urllib", "urlopen")
+DATA_WORDS = ("torchvision", "mnist", "cifar", "urllib", "urlopen")  # "mnist" is in FashionMNIST too
+DATA_ERRORS = ("MNISTUnavailable", "DataUnavailable")  # what assignment.data raises
+_CHANNELS = re.compile(r"expected input\[[^\]]*\] to have (\d+) channels, but got (\d+) channels")
 SHAPE_WORDS = ("mat1 and mat2", "size mismatch", "expected 3d", "expected 4d", "is invalid for input of size",
                "expected input", "shapes cannot be multiplied", "must match the size")
 
@@ -87,19 +93,18 @@ def _first_line(code: str) -> str:
     return line if len(line) <= 80 else line[:77] + "..."
 
 
-def script_fix(calls: list[tuple[int, str]]) -> str:
+def script_fix(calls: list[tuple[int, str]], data: Dataset) -> str:
     line, code = calls[0]
     more = f", and {len(calls) - 1} more top-level call{'s' * (len(calls) > 2)}" if len(calls) > 1 else ""
     return (f"your cnn.py runs script code when it is imported (cnn.py, line {line}: `{_first_line(code)}`{more}): "
             "the grader imports cnn.py to call its functions, so the training and plotting must not run then. "
-            f"Put the script part under a main guard:\n{MAIN_GUARD}")
+            f"Put the script part under a main guard:\n{MAIN_GUARD.format(loader=data.loader)}")
 
 
 def loads_data(phase: str, err: dict) -> bool:
-    """The error comes from loading MNIST (a helper, torchvision or a download) in the student's code."""
+    """The error comes from loading a dataset (a helper, torchvision or a download) in the student's code."""
     low, trace = err.get("message", "").lower(), err.get("trace", "").lower()
-    return err.get("type") == "MNISTUnavailable" or (phase != "import" and any(w in low or w in trace
-                                                                                for w in DATA_WORDS))
+    return err.get("type") in DATA_ERRORS or (phase != "import" and any(w in low or w in trace for w in DATA_WORDS))
 
 
 def uses_cuda(err: dict) -> bool:
@@ -113,20 +118,28 @@ def where(err: dict) -> str:
     return f" (cnn.py, line {found[-1][0]}: `{found[-1][1].strip()[:80]}`)" if found else ""
 
 
-def error_fixes(phase: str, err: dict, memory_mb: int, processes: int) -> list[str]:
+def error_fixes(phase: str, err: dict, memory_mb: int, processes: int, practical: Practical) -> list[str]:
     """Likely fixes recognised from an error the child reported."""
     kind, text = err.get("type", ""), err.get("message", "")
     low = text.lower()
     fixes = []
+    data, batch = practical.data, "(B, " + ", ".join(map(str, practical.input)) + ")"
     if loads_data(phase, err):
         fixes.append("use the train_set and valid_set that train() is given (`images, labels = "
-                     "as_tensors(train_set)`): the grader has no network and no MNIST to load; load the data "
+                     f"as_tensors(train_set)`): the grader has no network and no {data.title} to load; load the data "
                      "only under the main guard, for your own runs")
     if uses_cuda(err):
         fixes.append("the grader has no GPU: choose the device with torch.cuda.is_available(), or use the "
                      "device of the model's parameters")
-    if any(w in low for w in SHAPE_WORDS):
-        fixes.append("the model is given batches of shape (B, 1, 28, 28): flatten with torch.flatten(x, 1), "
+    channels = _CHANNELS.search(text)
+    if channels and int(channels[1]) != practical.input[0]:
+        c = practical.input[0]
+        fixes.append(f"the model is given {data.title} images, {fmt(practical.input)} (channels x height x width), "
+                     f"in batches of shape {batch}, but its first convolution takes {channels[1]} input "
+                     f"channel{'s' * (channels[1] != '1')}: give conv1 {c} (nn.Conv2d({c}, ...)) and size the "
+                     "rest of the network for this input, as the handout does")
+    elif any(w in low for w in SHAPE_WORDS):
+        fixes.append(f"the model is given batches of shape {batch}: flatten with torch.flatten(x, 1), "
                      "which keeps the batch dimension, and give fc1 the flattened size")
     missing = [n for n in API if f"has no attribute '{n}'" in text]
     if kind == "AttributeError" and missing:

@@ -204,12 +204,13 @@ def stand_in_model(practical: dict) -> torch.nn.Module:
 
 def probe_unimplemented(mod, job: dict, rec: Recorder) -> None:
     """Record a NotImplementedError from train() or top_patches(), so feedback names every missing function."""
-    from assignment.data import TensorMNIST, normalise
+    from assignment.data import TensorImages, normalise
 
+    dataset = job["practical"]["spec"]["dataset"]["name"]
     model = stand_in_model(job["practical"])
-    tiny = TensorMNIST(normalise(job["train_x"][:100]), job["train_y"][:100])
+    tiny = TensorImages(normalise(job["train_x"][:100], dataset), job["train_y"][:100], dataset)
     calls = {"train": lambda: mod.train(model, tiny, tiny, iterations=2, log_every=1),
-             "top_patches": lambda: mod.top_patches(model, normalise(job["patch_x"][:10]), [0], k=2)}
+             "top_patches": lambda: mod.top_patches(model, normalise(job["patch_x"][:10], dataset), [0], k=2)}
     for name, call in calls.items():
         try:
             call()
@@ -221,8 +222,9 @@ def probe_unimplemented(mod, job: dict, rec: Recorder) -> None:
 
 
 def run_phases(mod, job: dict, rec: Recorder, timed) -> None:
-    from assignment.data import TensorMNIST, normalise
+    from assignment.data import TensorImages, normalise
 
+    dataset = job["practical"]["spec"]["dataset"]["name"]
     timed("output_shape", lambda: run_output_shape(mod, job["shape_cases"], rec))
 
     torch.manual_seed(job["seed"])
@@ -255,8 +257,8 @@ def run_phases(mod, job: dict, rec: Recorder, timed) -> None:
         steps[0] += 1
         rec.reporter.steps(steps[0])
     handle = register_optimizer_step_post_hook(count_step)
-    train_set = TensorMNIST(normalise(job["train_x"]), job["train_y"])
-    valid_set = TensorMNIST(normalise(job["valid_x"]), job["valid_y"])
+    train_set = TensorImages(normalise(job["train_x"], dataset), job["train_y"], dataset)
+    valid_set = TensorImages(normalise(job["valid_x"], dataset), job["valid_y"], dataset)
     torch.manual_seed(job["seed"])
     model.train()
 
@@ -280,7 +282,7 @@ def run_phases(mod, job: dict, rec: Recorder, timed) -> None:
 
     def test_logits():
         model.eval()
-        images = normalise(job["test_x"])
+        images = normalise(job["test_x"], dataset)
         with torch.no_grad():
             outs = [model(images[i:i + 1000]) for i in range(0, len(images), 1000)]
         rec.data["test_logits"] = torch.cat([o.detach().float().cpu() for o in outs])
@@ -289,7 +291,7 @@ def run_phases(mod, job: dict, rec: Recorder, timed) -> None:
     def patches():
         model.eval()
         with torch.no_grad():
-            got = mod.top_patches(model, normalise(job["patch_x"]), list(job["filters"]), k=job["k"])
+            got = mod.top_patches(model, normalise(job["patch_x"], dataset), list(job["filters"]), k=job["k"])
         try:
             import numpy as np
             rec.data["patches"] = torch.as_tensor(np.asarray(
@@ -311,8 +313,9 @@ def run_challenge(mod, job: dict, rec: Recorder, timed) -> None:
     """The optional challenge, in a child of its own: build_challenge_model(), trained by the student's
     train() within the step budget, then its logits on the test images (in the grader's secret order).
     The parameter count is this process's claim; the grader checks the caps and scores the logits."""
-    from assignment.data import TensorMNIST, normalise
+    from assignment.data import TensorImages, normalise
 
+    dataset = job["practical"]["spec"]["dataset"]["name"]
     torch.manual_seed(job["seed"])
     model = timed("build_model", lambda: mod.build_challenge_model())
     if not isinstance(model, torch.nn.Module):
@@ -330,8 +333,8 @@ def run_challenge(mod, job: dict, rec: Recorder, timed) -> None:
         steps[0] += 1
         rec.reporter.steps(steps[0])
     handle = register_optimizer_step_post_hook(count_step)
-    train_set = TensorMNIST(normalise(job["train_x"]), job["train_y"])
-    valid_set = TensorMNIST(normalise(job["valid_x"]), job["valid_y"])
+    train_set = TensorImages(normalise(job["train_x"], dataset), job["train_y"], dataset)
+    valid_set = TensorImages(normalise(job["valid_x"], dataset), job["valid_y"], dataset)
     torch.manual_seed(job["seed"])
     model.train()
     timed("train", lambda: mod.train(model, train_set, valid_set, iterations=job["iterations"],
@@ -343,7 +346,7 @@ def run_challenge(mod, job: dict, rec: Recorder, timed) -> None:
 
     def test_logits():
         model.eval()
-        images = normalise(job["test_x"])
+        images = normalise(job["test_x"], dataset)
         with torch.no_grad():
             outs = [model(images[i:i + 1000]) for i in range(0, len(images), 1000)]
         rec.data["test_logits"] = torch.cat([o.detach().float().cpu() for o in outs])

@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p):
         p.add_argument("--config", default=str(DEFAULT_CONFIG), help="grading config (default: %(default)s)")
         p.add_argument("--cache", default=str(DEFAULT_CACHE),
-                       help="where the grader keeps its MNIST tensors (default: %(default)s)")
+                       help="where the grader keeps its dataset tensors, one file per dataset (default: %(default)s)")
 
     g = sub.add_parser("grade", help="grade one submission")
     g.add_argument("submission", help="a cnn.py or a notebook (.ipynb), a folder holding one, "

@@ -39,6 +39,7 @@ class Training:
 class Accuracy:
     s_plus: float
     s: float
+    provisional: str = ""  # where bars not yet calibrated come from; the handout quotes it
 
 
 @dataclass(frozen=True)
@@ -115,14 +116,17 @@ def _section(raw: dict, key: str, cls, where: str):
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: '{key}' must be a mapping, got {type(value).__name__}")
     fields = {f.name: f.type for f in dataclasses.fields(cls)}
+    optional = {f.name for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
     unknown = set(value) - set(fields)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) in '{key}': {', '.join(sorted(unknown))}; "
                           f"allowed: {', '.join(fields)}")
-    missing = set(fields) - set(value)
+    missing = set(fields) - set(value) - optional
     if missing:
         raise ConfigError(f"{where}: '{key}' lacks {', '.join(sorted(missing))}")
     for name, kind in fields.items():
+        if name not in value:
+            continue
         v = value[name]
         ok = {"int": type(v) is int, "float": isinstance(v, (int, float)) and not isinstance(v, bool),
               "str": isinstance(v, str), "list": isinstance(v, list), "dict": isinstance(v, dict)}[kind]

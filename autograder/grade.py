@@ -63,16 +63,16 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
                        source=handed_in.code.decode(errors="replace"))
 
     def start_up():  # while the child starts: the heavy imports, the data, and the child's inputs
-        from assignment import data as mnist
+        from assignment.data import normalise
 
         from .early import EarlyVerdicts
 
-        data = grader_data(cache)
+        data = grader_data(cache, practical.dataset)  # every variant has the spec's dataset
         cases = shape_cases(config.output_shape.cases, config.output_shape.seed, practical.shape_cases, cache)
         relabel_seed = hmac.digest(grader_key(cache), f"relabel:{result.sha256}:{variant}".encode(), "sha256")
         keep.update(write_inputs(job, config, practical, data, cases, threads, uid, relabel_seed),
-                    cases=cases, test_images=mnist.normalise(data["test_x"]), test_y=data["test_y"], data=data,
-                    relabel_seed=relabel_seed)
+                    cases=cases, test_images=normalise(data["test_x"], practical.dataset), test_y=data["test_y"],
+                    data=data, relabel_seed=relabel_seed)
         early.append(EarlyVerdicts(keep["results"], lambda res: context(res, sandbox.Outcome(returncode=None)),
                                    config, live))
 

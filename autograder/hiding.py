@@ -1,5 +1,6 @@
 """What the child must not see: everything outside Python, the system folders and its own job folder,
-and by name the reference, the hidden checks, the config, the data and the output."""
+and by name the reference, the hidden checks, the config, every dataset (the download folders and the
+offline copies their variables name) and the output."""
 from __future__ import annotations
 
 import importlib.metadata
@@ -8,6 +9,8 @@ import json
 import os
 import sys
 from pathlib import Path
+
+from assignment import datasets
 
 from .caches import DEFAULT_CACHE
 
@@ -70,9 +73,8 @@ def hidden_paths(extra: list[Path], job_base: Path) -> list[Path]:
     reference, the checks, the config, the data and the output (in case they sit under a kept folder)."""
     keep = [*python_dirs(), job_base.resolve()]
     candidates = [REPO / "reference", REPO / "autograder", REPO / "tests", REPO / ".git", REPO / "grading.yml",
-                  PACKAGE, DEFAULT_CACHE.parent, *extra]  # the grader's cache and the students' downloads
-    if os.environ.get("MNIST_ROOT"):
-        candidates.append(Path(os.environ["MNIST_ROOT"]))
+                  PACKAGE, datasets.CACHE_ROOT, DEFAULT_CACHE, *extra]
+    candidates += [Path(os.environ[d.env]) for d in datasets.DATASETS.values() if os.environ.get(d.env)]
     candidates += installed_copies() + everything_else(keep)
     out = []
     for path in sorted({p.resolve() for p in candidates if p.exists()}, key=lambda p: len(p.parts)):

@@ -80,15 +80,16 @@ def write_inputs(job: Path, config: Config, practical: Practical, data: dict, ca
             "order_seed": order_seed}
 
 
-def probe_images(data: dict, practical: Practical) -> torch.Tensor:
-    """Inputs on which the student's model and the canonical one must agree: 4 digits and 4 noise images."""
+def probe_images(sets: dict, practical: Practical) -> torch.Tensor:
+    """Inputs on which the student's model and the canonical one must agree: 4 validation images and 4 of
+    noise."""
     import torch
 
-    from assignment import data as mnist
+    from assignment import data
 
-    digits = mnist.normalise(data["valid_x"][:4])
+    images = data.normalise(sets["valid_x"][:4], practical.dataset)
     noise = torch.randn(4, *practical.input, generator=torch.Generator().manual_seed(0))
-    return torch.cat([digits, noise])
+    return torch.cat([images, noise])
 
 
 def load_results(path: Path) -> tuple[dict, str | None]:

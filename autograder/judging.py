@@ -15,8 +15,8 @@ import torch
 
 from . import canonical, sandbox, watch
 from .config import Config
-from .causes import (PHASE_ORDER, Cause, error_fixes, loads_data, same_cause, scrub, script_fix, top_level_calls,
-                     uses_cuda, where)
+from .causes import (DATA_ERRORS, PHASE_ORDER, Cause, error_fixes, loads_data, same_cause, scrub, script_fix,
+                     top_level_calls, uses_cuda, where)
 from .relabel import Provenance, provenance
 from .results import ERROR, FAILED, GRADER_ERROR, INCONCLUSIVE, PASSED, CheckResult
 from .spec import Practical, differences
@@ -121,14 +121,14 @@ class Context:
         for phase in PHASE_ORDER:
             err = errors.get(phase)
             if err:
-                fixes = error_fixes(phase, err, lim.memory_mb, lim.processes)
-                message = student_message(phase, err, self.config)
+                fixes = error_fixes(phase, err, lim.memory_mb, lim.processes, self.practical)
+                message = student_message(phase, err, self.practical)
                 calls = top_level_calls(self.source) if phase == "import" else []
                 if calls:  # the first sentence says what to change; the error itself comes after
                     fixes = [message, *(f for f in fixes if not f.startswith("use the train_set"))]
-                    message = script_fix(calls)
+                    message = script_fix(calls, self.practical.data)
                 elif loads_data(phase, err):
-                    fixes, message = fixes[1:], data_message(phase, err)
+                    fixes, message = fixes[1:], data_message(phase, err, self.practical)
                 elif uses_cuda(err):
                     fixes, message = [f for f in fixes if "no GPU" not in f], cuda_message(phase, err)
                 return Cause(phase, message, fixes, err)
@@ -137,7 +137,7 @@ class Context:
             return None
         phase = self.res.get("phase", "start")
         calls = top_level_calls(self.source) if phase == "import" else []
-        return Cause(phase, death, [script_fix(calls)] if calls else [])
+        return Cause(phase, death, [script_fix(calls, self.practical.data)] if calls else [])
 
     def require(self, phase: str, key: str):
         """The result `key` of `phase`, or StudentError saying why there is none. A check blocked by the
@@ -149,10 +149,10 @@ class Context:
                 if cause and cause.error and same_cause(errors[name], cause.error):
                     raise StudentError(cause.not_run)
                 if name == phase:
-                    raise StudentError(student_message(name, errors[name], self.config))
+                    raise StudentError(student_message(name, errors[name], self.practical))
         for name in PREREQUISITES.get(phase, ()):
             if errors.get(name):
-                raise StudentError(student_message(name, errors[name], self.config))
+                raise StudentError(student_message(name, errors[name], self.practical))
         if key not in self.res:
             if self.outcome.timed_out and self.outcome.stopped_in_training == watch.OVERLOAD:
                 raise Inconclusive(self.death())
@@ -263,12 +263,12 @@ def predictions_from_logits(logits, perm: torch.Tensor, classes: int) -> torch.T
     return predicted
 
 
-def student_message(phase: str, err: dict, config: Config) -> str:
-    """The error in the student's terms, with no path inside the grader's job folder. The MNIST helpers'
-    own advice (internet, MNIST_ROOT) applies only on the student's machine and is left out."""
+def student_message(phase: str, err: dict, practical: Practical) -> str:
+    """The error in the student's terms, with no path inside the grader's job folder. The data helpers'
+    own advice (internet, MNIST_ROOT and the like) applies only on the student's machine and is left out."""
     kind, text = err.get("type", "Exception"), scrub(err.get("message", ""))
-    if kind == "MNISTUnavailable":
-        text = "MNIST could not be loaded"
+    if kind in DATA_ERRORS:
+        text = f"{practical.data.title} could not be loaded"
     func = PHASE_WORDS.get(phase, phase)
     if phase == "import":
         head = f"your cnn.py could not be imported: {kind}: {text}"
@@ -280,11 +280,12 @@ def student_message(phase: str, err: dict, config: Config) -> str:
     return head + (f"\n{trace}" if trace else "")
 
 
-def data_message(phase: str, err: dict) -> str:
-    """First sentence for code that loads MNIST itself instead of using the data it is given."""
-    return (f"{PHASE_WORDS.get(phase, phase)} loads MNIST itself{where(err)}, and the grader has no network and "
-            "no MNIST to load: use the train_set and valid_set that train() is given, e.g.\n"
-            "images, labels = as_tensors(train_set)  # (N, 1, 28, 28), (N,)\n"
+def data_message(phase: str, err: dict, practical: Practical) -> str:
+    """First sentence for code that loads the dataset itself instead of using the data it is given."""
+    title, image = practical.data.title, ", ".join(map(str, practical.input))
+    return (f"{PHASE_WORDS.get(phase, phase)} loads {title} itself{where(err)}, and the grader has no network and "
+            f"no {title} to load: use the train_set and valid_set that train() is given, e.g.\n"
+            f"images, labels = as_tensors(train_set)  # (N, {image}), (N,)\n"
             "valid_images, valid_labels = as_tensors(valid_set)\n"
             f"(it raised {err.get('type', 'an error')}; load the data yourself only under "
             'if __name__ == "__main__": for your own runs)')

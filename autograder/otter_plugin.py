@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 from otter.plugins import AbstractOtterPlugin
 
-OVERHEAD_S = 300  # beyond the child's wall limit: MNIST, judging and reports (as batch.py allows)
+OVERHEAD_S = 300  # beyond the child's wall limit: the data, judging and reports (as batch.py allows)
 SETUP_CELL = """\
 import sys
 sys.path.insert(0, {source!r})

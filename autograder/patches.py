@@ -1,7 +1,8 @@
 """Judge top_patches against the grader's own search, and say what a wrong window was.
 
 The window is conv1's: its kernel, stride and padding (spec.Practical.patch). With padding, a patch is
-a window of the zero-padded input, as conv1 sees it, and positions count in the padded image.
+a window of the zero-padded input, as conv1 sees it, and positions count in the padded image. A patch of
+a colour image holds every channel: (channels, size, size); of a grey one, (size, size).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .spec import Practical
+from .spec import Practical, patch_shape
 
 REL_TOL = 1e-4  # activations this close count as a tie
 
@@ -22,12 +23,21 @@ class Window:
     stride: int
     before: int = 0  # zeros padded before the image, on each axis
     after: int = 0  # and after it
+    channels: int = 1
 
     @classmethod
     def of(cls, practical: Practical) -> "Window":
         patch = practical.patch
         total = practical.conv1.pad()[0]
-        return cls(patch["size"], patch["stride"], patch["padding"], total - patch["padding"])
+        return cls(patch["size"], patch["stride"], patch["padding"], total - patch["padding"], practical.input[0])
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return patch_shape(self.size, self.channels)
+
+    @property
+    def words(self) -> str:
+        return "x".join(map(str, self.shape))
 
     def last(self, start: int) -> int:
         return start + self.size - 1
@@ -54,7 +64,7 @@ class Windows:
         self._hwc = self.padded.permute(0, 2, 3, 1)  # (N, H, W, C): a window is then one gather
 
     def at(self, n: int, y: int, x: int) -> torch.Tensor:
-        """The window with top-left corner (y, x) of image n, (size, size) for one channel."""
+        """The window with top-left corner (y, x) of image n: (size, size) for one channel, else (C, size, size)."""
         return self.padded[n, :, y:y + self.size, x:x + self.size].squeeze(0)
 
     def _gather(self, where: torch.Tensor) -> torch.Tensor:
@@ -84,12 +94,12 @@ def judge(patches, acts: torch.Tensor, images: torch.Tensor, filters: list, k: i
     trained weights. A patch is right at rank r if it is a window at a multiple of the stride whose
     activation ties the r-th best.
     """
-    want = (len(filters), k, win.size, win.size)
+    want = (len(filters), k, *win.shape)
     if not isinstance(patches, torch.Tensor):
         return [f"top_patches returned {patches}, expected a tensor of shape {want}"]
     if tuple(patches.shape) != want:
         return [f"top_patches returned shape {tuple(patches.shape)}, expected {want} "
-                f"(len(filters), k, {win.size}, {win.size})"]
+                f"(len(filters), k, {', '.join(map(str, win.shape))})"]
     wins = Windows(images, win)
     step = win.stride
     problems = []
@@ -113,9 +123,9 @@ def explain(f: int, rank: int, k: int, found: list, acts: torch.Tensor, target: 
             wins: Windows, win: Window) -> str:
     head = f"filter {f}, rank {rank + 1}:"
     if not found:
-        if wins.locate(patch.T.contiguous()):
+        if wins.locate(patch.transpose(-1, -2).contiguous()):
             return f"{head} your patch is transposed (rows and columns swapped)"
-        return (f"{head} your patch is not a {win.size}x{win.size} window of the images passed in"
+        return (f"{head} your patch is not a {win.words} window of the images passed in"
                 f"{win.padded_words()} (return crops of `images` as given, without rescaling)")
     # where the right answer lies, to compare the student's window with it
     step, last = win.stride, win.last
@@ -150,3 +160,10 @@ def explain(f: int, rank: int, k: int, found: list, acts: torch.Tensor, target: 
 
 def ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def source_images(patches: torch.Tensor, images: torch.Tensor, win: Window) -> list[list[int | None]]:
+    """For each patch (filters, k, *win.shape), the first image of `images` it is a window of (None if
+    none): the report names its class."""
+    wins = Windows(images, win)
+    return [[next((n for n, _, _ in wins.locate(patch)), None) for patch in row] for row in patches]

@@ -4,13 +4,15 @@ The grader hands train() and its validation set labels `given = relabel[real]`, 
 permutation of the classes in which no class keeps its own label, drawn from a secret: the grading
 machine's key and the submission's hash (the same file regraded here gets the same one). A model
 that learnt from those labels predicts `relabel[real]` on the test images; a model whose weights came
-from anywhere else (smuggled, downloaded, trained on MNIST loaded by hand) predicts the real classes,
+from anywhere else (smuggled, downloaded, trained on the dataset loaded by hand) predicts the real classes,
 which the derangement makes wrong on every image. So the accuracy bars are measured against the
 relabelled test labels, and a model that scores well on the real ones instead did not come from train().
 
 Only the grader's job sees the relabelling; the student's own runs (driver, notebook, public checks)
-use the real labels. Nothing the reports draw carries a class label (filters, patches, curves), and
-every accuracy they quote is against the labels train() was given. The threat model and its limits are in docs/instructors.md.
+use the real labels. The reports show nothing the model predicted: the patches figure names the real
+class of the test image each patch came from (public, and silent on the relabelling), and every
+accuracy they quote is against the labels train() was given. The threat model and its limits are in
+docs/instructors.md.
 """
 from __future__ import annotations
 
@@ -40,13 +42,15 @@ class Provenance:
     """How a trained model's test predictions match the two label sets."""
     given: float  # accuracy against the labels train() was handed (relabelled): what the bars use
     real: float  # accuracy against the real classes
+    classes: int = 10
 
     @property
     def trained_elsewhere(self) -> bool:
         """The model predicts the real classes, which train() never saw: its weights came from elsewhere.
         A model trained on the given labels gets `real` near 0 (every class is moved); an untrained or
-        badly trained one gets both near chance. Half right on real labels cannot come from the given ones."""
-        return self.real >= 0.5 and self.real > self.given
+        badly trained one gets both near chance. Half right on the real labels, and 40 points above chance
+        (with few classes, chance alone comes near half), cannot come from the given ones."""
+        return self.real >= max(0.5, 1 / self.classes + 0.4) and self.real > self.given
 
     def message(self) -> str:
         return (f"the model does not come from training on the data it was given: it predicts the real classes "
@@ -59,4 +63,4 @@ def provenance(predicted: torch.Tensor, real_labels: torch.Tensor, relabel: torc
     """`predicted` (N,) classes in the model's own terms against the real and the relabelled labels."""
     given = (predicted == relabel[real_labels]).float().mean().item()
     real = (predicted == real_labels).float().mean().item()
-    return Provenance(given, real)
+    return Provenance(given, real, len(relabel))

@@ -2,9 +2,9 @@
 
 The template holds the public `assignment` package (stub, helpers, handout, notebook, public checks), a
 student README, requirements and the Classroom workflow. The files that quote the practical's numbers
-(handout, stub, notebook, practical.json) are rendered from the spec of the variant asked for (render.py);
-the others are copied from an explicit list, never by walking the repository, so nothing from
-reference/, the hidden checks or grading.yml can slip in. A last scan refuses a stub that repeats lines
+(handout, stub, notebook, practical.json) and the student README, which names the dataset, are rendered
+from the spec of the variant asked for (render.py); the others are copied from an explicit list, never
+by walking the repository, so nothing from reference/, the hidden checks or grading.yml can slip in. A last scan refuses a stub that repeats lines
 of the reference solution's function bodies. Imports no torch.
 """
 from __future__ import annotations
@@ -26,8 +26,8 @@ REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "cnn.py"
 # The student's package, file by file. A new file in assignment/ ships only once it is listed here:
 # copied as it is, or rendered from the spec (render.RENDERED: the handout, the stub, the notebook, practical.json).
 COPIED_FILES = (
-    "__init__.py", "__main__.py", "data.py", "solution.py", "plots.py", "practical.py", "experiments.py",
-    "experiments.yml",
+    "__init__.py", "__main__.py", "data.py", "datasets.py", "solution.py", "plots.py", "practical.py",
+    "experiments.py", "experiments.yml",
     "tests/__init__.py", "tests/conftest.py", "tests/test_public.py",
 )
 ASSIGNMENT_FILES = COPIED_FILES + tuple(render.RENDERED)
@@ -40,7 +40,7 @@ TEMPLATE_FILES = {
     "classroom.yml": ".github/workflows/classroom.yml",
 }
 STUB = "assignment/cnn.py"
-OVERHEAD_MINUTES = 5  # beyond the child's wall limit: MNIST, judging and reports
+OVERHEAD_MINUTES = 5  # beyond the child's wall limit: the data, judging and reports
 MIN_LINE = 25  # shorter lines of the reference (`return Net()`) are too common to count as a leak
 
 
@@ -113,7 +113,12 @@ def template_files(config: Config, variant: str | None = None) -> dict[str, str]
     files = {f"assignment/{name}": (package / name).read_text() for name in COPIED_FILES}
     files.update({f"assignment/{name}": text for name, text in render.render_files(practical, config).items()})
     for name, where in TEMPLATE_FILES.items():
-        files[where] = workflow_text(config, variant) if name == "classroom.yml" else (TEMPLATES / name).read_text()
+        if name == "classroom.yml":
+            files[where] = workflow_text(config, variant)
+        elif name == "student_README.md":
+            files[where] = render.render_text((TEMPLATES / name).read_text(), practical, config)
+        else:
+            files[where] = (TEMPLATES / name).read_text()
     return files
 
 

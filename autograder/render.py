@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 import jinja2
 import nbformat
 
+from assignment import datasets
 from assignment import practical as student_practical
 
 from . import spec
@@ -88,9 +90,33 @@ def pool_call(pool: student_practical.Pool) -> str:
     return f"nn.MaxPool2d({pool.kernel}" + (f", stride={pool.stride})" if pool.stride != pool.kernel else ")")
 
 
+def standardised(d: datasets.Dataset) -> str:
+    """How the handout says the pixels are standardised."""
+    def numbers(values) -> str:
+        return ", ".join(f"{v:.4f}" for v in values)
+    if len(d.mean) == 1:
+        return (f"the mean ({numbers(d.mean)}) and standard deviation ({numbers(d.std)}) of the training pixels,\n"
+                f"so a blank pixel is about {-d.mean[0] / d.std[0]:.2f}, not 0")
+    return (f"each channel's mean ({numbers(d.mean)}) and standard deviation\n({numbers(d.std)}) over "
+            "the training pixels")
+
+
+def dataset_words(d: datasets.Dataset) -> str:
+    """The handout's sentences on what the dataset holds."""
+    c, h, w = d.input
+    pixels = "grey pixels" if c == 1 else f"pixels in colour ({c} channels: red, green, blue)"
+    text = (f"{d.title} has {d.n_train:,} training and {d.n_test:,} test images of {d.what}, each {h}x{w} {pixels} "
+            f"with a\nlabel from 0 to {len(d.classes) - 1}.")
+    if d.classes != datasets.DIGITS:
+        names = ", ".join(f"{i} {name}" for i, name in enumerate(d.classes))
+        text += "\n" + textwrap.fill(f"The label is the index of the class: {names}.", width=105)
+    return text
+
+
 def context(practical: spec.Practical, config: Config) -> dict:
     """What the templates see: the practical as students read it (assignment.practical), and the policy."""
     p = student_practical.parse(practical.student_facts())
+    d = p.data
     params = {layer.name: layer.params for layer in p.layers}
     c, h, w = p.input
     pool_in = p.conv2_out[1]
@@ -98,7 +124,11 @@ def context(practical: spec.Practical, config: Config) -> dict:
     ceil = len(p.pool_outs) > 1
     benchmarked = load_config(DEFAULT_CONFIG).practical == practical
     return {
-        "p": p, "c1": p.conv1, "c2": p.conv2, "pool": p.pool, "C": c, "H": h, "W": w,
+        "p": p, "d": d, "c1": p.conv1, "c2": p.conv2, "pool": p.pool, "C": c, "H": h, "W": w,
+        "digits": d.name == "mnist", "dataset_words": dataset_words(d), "standardised": standardised(d),
+        "patch_source": "images[n, 0]" if c == 1 else "images[n]",  # a colour patch takes every channel
+        "same_shape": [o for o in datasets.DATASETS.values() if o.input == d.input and o.name != d.name],
+        "provisional": config.accuracy.provisional,
         "params": params,
         "ceil": ceil,
         "fc1_ceil_params": p.flat_sizes[-1] * p.fc1_units + p.fc1_units,
@@ -159,6 +189,11 @@ def render_files(practical: spec.Practical, config: Config) -> dict[str, str]:
         else:
             files[name] = env.get_template(template).render(values)
     return files
+
+
+def render_text(template: str, practical: spec.Practical, config: Config) -> str:
+    """A template's text rendered for this spec, as the assignment/ files are (the student README)."""
+    return environment().from_string(template).render(context(practical, config))
 
 
 def main(argv: list[str] | None = None) -> int:

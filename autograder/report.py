@@ -166,9 +166,9 @@ def figures(result: GradeResult, ctx) -> dict[str, bytes]:
     todo = []
     if "conv1.weight" in weights:
         todo.append(("filters", "plot_filters", (weights["conv1.weight"],)))
-        size = ctx.practical.patch["size"]
-        if getattr(got, "shape", None) is not None and tuple(got.shape) == (len(tp.filters), tp.k, size, size):
-            todo.append(("patches", "plot_patches", (got, list(tp.filters))))
+        if getattr(got, "shape", None) is not None and tuple(got.shape) == (len(tp.filters), tp.k,
+                                                                            *ctx.practical.patch_shape):
+            todo.append(("patches", "plot_patches", (got, list(tp.filters), patch_classes(got, ctx))))
     if result.history:
         todo.append(("curves", "plot_curves", (result.history,)))
     if not todo:
@@ -185,6 +185,16 @@ def figures(result: GradeResult, ctx) -> dict[str, bytes]:
         fig.savefig(buf, format="png", dpi=90)
         made[name] = buf.getvalue()
     return made
+
+
+def patch_classes(got, ctx) -> list[list[str]]:
+    """The class of the test image each of the student's patches came from ("?" where it is no window of
+    them), for the names under the patches."""
+    from .patches import Window, source_images
+
+    classes = ctx.practical.data.classes
+    found = source_images(got, ctx.patch_images, Window.of(ctx.practical))
+    return [["?" if n is None else classes[int(ctx.test_labels[n])] for n in row] for row in found]
 
 
 def console_table(result: GradeResult) -> str:

@@ -13,7 +13,8 @@ from .results import ABSENT, GradeResult
 
 FIGURE_CAPTIONS = {
     "filters": "The filters of your first convolution, after training.",
-    "patches": "The patches of test images that excite some of those filters most, as your top_patches() found them.",
+    "patches": "The patches of test images that excite some of those filters most, as your top_patches() found them, "
+               "each with the class of the image it came from.",
     "curves": "Loss and accuracy during training, as your train() reported them.",
 }
 PAGE = string.Template("""<!doctype html>

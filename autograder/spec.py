@@ -14,7 +14,9 @@ import itertools
 from dataclasses import dataclass
 from functools import cached_property
 
-DATASETS = {"mnist": (1, 28, 28)}  # name -> input shape (C, H, W)
+from assignment import datasets
+
+DATASETS = {name: d.input for name, d in datasets.DATASETS.items()}  # name -> input shape (C, H, W)
 NETWORK_KEYS = ("conv1", "conv2", "pool", "fc1", "dropout", "classes")
 
 
@@ -71,6 +73,11 @@ class Practical:
     fc1_units: int
     dropout: float
     classes: int
+
+    @property
+    def data(self) -> datasets.Dataset:
+        """The dataset's facts: title, class names, normalisation, split."""
+        return datasets.get(self.dataset)
 
     # --- sizes ---
     @cached_property
@@ -176,6 +183,10 @@ class Practical:
                 "padding": self.conv1.padding if self.conv1.padding != "same" else (self.conv1.kernel - 1) // 2}
 
     @cached_property
+    def patch_shape(self) -> tuple[int, ...]:
+        return patch_shape(self.conv1.kernel, self.input[0])
+
+    @cached_property
     def shape_cases(self) -> list[dict]:
         """The practical's own layers as `output_shape` cases (without torch's answers)."""
         def conv_kwargs(conv: Conv, c_in: int) -> dict:
@@ -212,9 +223,15 @@ class Practical:
         return {"spec": self.as_dict(), "derived": {
             "conv1_out": list(self.conv1_out), "conv2_out": list(self.conv2_out),
             "pool_outs": [list(s) for s in self.pool_outs], "flat_sizes": self.flat_sizes,
-            "param_counts": self.param_counts, "patch": self.patch,
+            "param_counts": self.param_counts, "patch": self.patch, "patch_shape": list(self.patch_shape),
             "layers": [{"name": layer.name, "what": layer.what, "out": list(layer.out), "params": layer.params}
                        for layer in self.layers]}}
+
+
+def patch_shape(size: int, channels: int) -> tuple[int, ...]:
+    """One top patch: (size, size) for one input channel, as the practical has always had it;
+    (channels, size, size) for more."""
+    return (size, size) if channels == 1 else (channels, size, size)
 
 
 def fmt(shape) -> str:
@@ -300,8 +317,10 @@ def parse_network(raw, dataset: str, input_shape: tuple, where: str) -> Practica
     if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout < 1:
         raise SpecError(f"{where}.dropout must be a rate in [0, 1), got {dropout!r}")
     classes = _positive(raw["classes"], f"{where}.classes")
-    if classes < 2:
-        raise SpecError(f"{where}.classes must be at least 2, got {classes}")
+    labels = len(datasets.get(dataset).classes)
+    if classes != labels:
+        raise SpecError(f"{where}.classes is {classes}, but {dataset} has {labels} classes: fc2 gives one logit "
+                        "per class")
     p = Practical(dataset, input_shape, conv1, conv2, pool, units, float(dropout), classes)
     # sizes must stay at least 1x1 all the way down
     for name, shape, field in (("conv1", p.conv1_out, "conv1"), ("conv2", p.conv2_out, "conv2"),
@@ -419,6 +438,9 @@ def table(practical: Practical) -> str:
     if len(practical.pool_outs) > 1:
         lines.append(f"pooling that rounds up: {fmt(practical.pool_outs[1])}, fc1 from {practical.flat_sizes[1]}, "
                      f"total {practical.param_counts[1]:,}")
-    p = practical.patch
-    lines.append(f"top-patch window: {p['size']}x{p['size']}, stride {p['stride']}, padding {p['padding']}")
+    p, d = practical.patch, practical.data
+    colour = f" (a patch holds {fmt(practical.patch_shape)}: every channel)" if len(practical.patch_shape) == 3 else ""
+    lines.append(f"top-patch window: {p['size']}x{p['size']}, stride {p['stride']}, padding {p['padding']}{colour}")
+    lines.append(f"dataset: {d.title}, {d.n_train - d.n_valid:,} training, {d.n_valid:,} validation and {d.n_test:,} "
+                 f"test images, {len(d.classes)} classes; offline copy in ${d.env}")
     return "\n".join(lines)

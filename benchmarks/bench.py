@@ -15,7 +15,9 @@ Sections:
   grade       end-to-end `python -m autograder grade` wall time and peak memory, four kinds of submission
   grade-all   submissions per hour with --jobs 1 and --jobs 2
   cluster     submissions per hour on a Dask cluster of 1 and of 2 workers, via grade-all --scheduler
-  stability   the reference and the handout's recipe graded with 20 seeds: accuracy min/median, S+ count
+  stability   the reference and the handout's recipe graded with 20 seeds under --config: accuracy
+              min/median/max, S+ count; saved per dataset (stability.json for MNIST, stability-NAME.json
+              else); --only reference or --only handout-recipe grades one of them
   live        seconds until `grade` prints the verdicts that need no training (stub, reference; short config),
               and the wall time to grade a hang at import under --config (the default grading.yml)
   overhead    the grader's own seconds (stub's whole grade; reference's wall minus training), this checkout
@@ -43,6 +45,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from assignment import datasets  # noqa: E402  (needs ROOT on the path; imports no torch)
 RESULTS = ROOT / "benchmarks" / "results"
 HANDOUT = ROOT / "tests" / "catalogue" / "files" / "handout_recipe.py"
 CHALLENGER = ROOT / "tests" / "catalogue" / "files" / "challenge_allconv.py"
@@ -58,10 +61,15 @@ def median(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+def results_file(name: str) -> Path:
+    """A section's saved results (grade-all -> grade_all.json); stability-NAME keeps its dataset's name."""
+    return RESULTS / f"{name if name.startswith('stability') else name.replace('-', '_')}.json"
+
+
 def save(section: str, data: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     data = {"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"), **data}
-    (RESULTS / f"{section.replace('-', '_')}.json").write_text(json.dumps(data, indent=1))
+    results_file(section).write_text(json.dumps(data, indent=1))
 
 
 def machine() -> str:
@@ -358,13 +366,53 @@ def cluster(args) -> None:
                      "rows": table})
 
 
+STABILITY = {"reference": "reference", "handout-recipe": "handout recipe"}  # --only NAME -> row name
+
+
+def stability_file(dataset: str) -> str:
+    """The stability section's results for a dataset: stability.json for MNIST, stability-NAME.json else."""
+    return "stability" if dataset == "mnist" else f"stability-{dataset}"
+
+
+def handout_recipe(practical, folder: Path) -> Path:
+    """handout_recipe.py for the config's spec. It is written for grading.yml's network, with the input
+    (channels, and fc1's input size) written into it; only the input may differ, as on another dataset."""
+    from autograder.config import load_config
+    from autograder.spec import differences
+
+    default = load_config().practical
+    if differences(default, practical):
+        raise SystemExit(f"the handout recipe is written for grading.yml's network, and this spec's differs "
+                         f"({', '.join(f for f, _, _ in differences(default, practical))}): use --only reference")
+    if practical.input == default.input:
+        return HANDOUT
+    text = HANDOUT.read_text()
+    edits = {"nn.Conv2d(1, 25,": f"nn.Conv2d({practical.input[0]}, 25,",
+             "nn.Linear(64 * 4 * 4, 1024)": "nn.Linear({}, 1024)".format(" * ".join(map(str, practical.pool_outs[0])))}
+    for old, new in edits.items():
+        if text.count(old) != 1:
+            raise SystemExit(f"{HANDOUT.name} no longer holds `{old}` once: update bench.handout_recipe")
+        text = text.replace(old, new)
+    path = folder / "handout_recipe.py"
+    path.write_text(text)
+    return path
+
+
 def stability(args) -> None:
-    """Grade the reference and the handout's recipe with `--seeds` training seeds under the real config.
-    Two grades run at once with one torch thread each: the accuracy does not depend on the timing."""
+    """Grade the reference and the handout's recipe with `--seeds` training seeds under the config (its
+    bases merged in), and save the results per dataset. Two grades run at once with one torch thread
+    each: the accuracy does not depend on the timing. --only grades one of them and keeps the other's
+    saved row when it was measured under the same config."""
     import yaml
 
-    base = yaml.safe_load(Path(args.config).read_text())
-    bar = base["accuracy"]["s_plus"]
+    from autograder.config import load_config, load_raw
+
+    config = load_config(args.config)
+    base, dataset = load_raw(args.config), config.practical.dataset
+    bar = config.accuracy.s_plus
+    shown = str(Path(args.config).resolve().relative_to(ROOT)) if ROOT in Path(args.config).resolve().parents \
+        else str(Path(args.config).resolve())
+    names = [STABILITY[args.only]] if args.only else list(STABILITY.values())
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         configs = []
@@ -373,10 +421,11 @@ def stability(args) -> None:
             path = Path(tmp) / f"seed-{seed}.yml"
             path.write_text(yaml.safe_dump(base))
             configs.append(path)
-        for name, path in (("reference", ROOT / "reference"), ("handout recipe", HANDOUT)):
+        paths = {"reference": ROOT / "reference", "handout recipe": handout_recipe(config.practical, Path(tmp))}
+        for name in names:
             with ThreadPoolExecutor(args.jobs) as pool:
-                runs = list(pool.map(lambda c: grade_once(path, c, threads=1), configs))
-            accs = [r["accuracy"] for r in runs]
+                runs = list(pool.map(lambda c: grade_once(paths[name], c, threads=1), configs))
+            accs = [r["accuracy"] if r["accuracy"] is not None else 0.0 for r in runs]
             rows.append({"submission": name, "seeds": len(runs), "s_plus": sum(r["mark"] == "S+" for r in runs),
                          "min": min(accs), "median": median(accs), "max": max(accs), "bar": bar,
                          "margin": min(accs) - bar,
@@ -384,7 +433,11 @@ def stability(args) -> None:
             rows[-1]["not_s_plus"] = {seed: r["failed"] for seed, r in enumerate(runs) if r["mark"] != "S+"}
             print(f"{name}: S+ {rows[-1]['s_plus']}/{len(runs)}, accuracy min {min(accs):.4f} "
                   f"median {median(accs):.4f}; not S+ (seed: failed checks): {rows[-1]['not_s_plus']}", flush=True)
-    save("stability", {"config": str(Path(args.config).resolve().relative_to(ROOT)), "rows": rows})
+    earlier = load(stability_file(dataset))
+    if args.only and earlier and earlier.get("config") == shown:
+        kept = [r for r in earlier["rows"] if r["submission"] not in names]
+        rows = sorted(kept + rows, key=lambda r: list(STABILITY.values()).index(r["submission"]))
+    save(stability_file(dataset), {"config": shown, "dataset": dataset, "rows": rows})
 
 
 # --------------------------------------------------------------------------- live
@@ -457,13 +510,19 @@ def goal(value, limit, unit="s") -> str:
 
 
 def load(section: str) -> dict | None:
-    file = RESULTS / f"{section.replace('-', '_')}.json"
+    file = results_file(section)
     return json.loads(file.read_text()) if file.is_file() else None
+
+
+def stability_files() -> list[str]:
+    """The stability section's saved results, one per dataset: MNIST's first, then the others by name."""
+    others = sorted(p.stem for p in RESULTS.glob("stability-*.json"))
+    return [name for name in ["stability", *others] if load(name)]
 
 
 def report(args) -> str:
     lines, goals = ["## Results", ""], {}
-    machines = {d["machine"] for s in SECTIONS if (d := load(s))}
+    machines = {d["machine"] for s in [*SECTIONS, *stability_files()] if (d := load(s))}
     lines += [f"Machine: {m}" for m in sorted(machines)] + [""]
 
     if d := load("throughput"):
@@ -530,8 +589,10 @@ def report(args) -> str:
                       f"{d['load_average'][0]:.1f} to {d['load_average'][1]:.1f}."]
         lines.append("")
 
-    if d := load("stability"):
-        lines += [f"### Stability of the mark (config {d['config']}, one seed per grade)", "",
+    for name in stability_files():
+        d = load(name)
+        title = datasets.get(d.get("dataset", "mnist")).title
+        lines += [f"### Stability of the mark on {title} (config {d['config']}, one seed per grade)", "",
                   "| submission | S+ | min acc. | median acc. | max acc. | margin above the S+ bar |", "|---|---:|---:|---:|---:|---:|"]
         lines += [f"| {r['submission']} | {r['s_plus']}/{r['seeds']} | {r['min']:.2%} | {r['median']:.2%} | "
                   f"{r['max']:.2%} | {r['margin'] * 100:+.2f} points |" for r in d["rows"]]
@@ -556,8 +617,10 @@ def report(args) -> str:
             b, n = r["baseline"], r["now"]
             lines.append(f"| {r['submission']} | {b['wall']:.1f} | {b['own']:.1f} | {n['wall']:.1f} | {n['own']:.1f} | "
                          f"{n['own'] / b['own']:.2f}x |")
+        busy = (f"; load average during the runs {d['load_average'][0]:.1f} to {d['load_average'][1]:.1f}"
+                if "load_average" in d else "; the load average was not recorded")
         lines += ["", "Own seconds: the wall time minus the training time the child measured. Marks: "
-                  + "; ".join(f"{r['submission']} {'/'.join(r['now']['marks'])}" for r in d["rows"]) + ".", ""]
+                  + "; ".join(f"{r['submission']} {'/'.join(r['now']['marks'])}" for r in d["rows"]) + busy + ".", ""]
         rows = {r["submission"]: r["now"] for r in d["rows"]}
         goals["own"], goals["stub_whole"] = rows["reference"]["own"], rows["stub"]["wall"]
 
@@ -619,6 +682,7 @@ def overhead(args) -> None:
     """The stub and the reference graded by this checkout and by --baseline, alternating in each repeat so
     that both see the same machine. Under the short config: the grader's own part does not depend on the
     number of training steps."""
+    load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp, worktree(args.baseline, Path(tmp) / "baseline") as base:
         roots = {"baseline": base, "now": ROOT}
         runs = {(who, sub): [] for who in roots for sub in ("stub", "reference")}
@@ -627,6 +691,7 @@ def overhead(args) -> None:
                 for sub in ("stub", "reference"):
                     runs[who, sub].append(cli_grade(root, root / ("assignment" if sub == "stub" else sub),
                                                     root / "tests" / "grading-fast.yml"))
+                    load.append(os.getloadavg()[0])
     rows = []
     for sub in ("stub", "reference"):
         row = {"submission": sub}
@@ -638,7 +703,7 @@ def overhead(args) -> None:
         rows.append(row)
         print(f"{sub}: own seconds {row['baseline']['own']:.1f} (baseline) -> {row['now']['own']:.1f} (now)", flush=True)
     save("overhead", {"repeats": args.repeats, "baseline": args.baseline, "config": "tests/grading-fast.yml",
-                      "rows": rows})
+                      "load_average": [min(load), max(load)], "rows": rows})
 
 
 def main(argv=None) -> int:
@@ -650,6 +715,8 @@ def main(argv=None) -> int:
     parser.add_argument("sections", nargs="+", choices=[*SECTIONS, "all", "report"])
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (default: %(default)s)")
     parser.add_argument("--seeds", type=int, default=20, help="seeds for the stability section (default: %(default)s)")
+    parser.add_argument("--only", choices=list(STABILITY), help="grade only this submission in the stability "
+                        "section (default: both)")
     parser.add_argument("--jobs", type=int, default=2, help="grades at once in the stability section (default: %(default)s)")
     parser.add_argument("--config", default=str(ROOT / "grading.yml"), help="grading config (default: grading.yml)")
     parser.add_argument("--grade-all-config", default=str(FAST_CONFIG),

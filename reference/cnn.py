@@ -193,11 +193,13 @@ def padding_before(conv: nn.Conv2d) -> tuple[int, int]:
 
 @torch.no_grad()
 def top_patches(model, images, filters, k: int = 12):
-    """The k patches of `images` (N, 1, 28, 28) that excite each first-layer filter most.
+    """The k patches of `images` (N, C, H, W), by default (N, 1, 28, 28), that excite each first-layer
+    filter most.
 
-    Returns (len(filters), k, kh, kw), strongest first: by default (len(filters), k, 12, 12).
-    Activation (i, j) of conv1 sees padded input rows stride*i .. stride*i + kh - 1, and columns
-    likewise; by default rows 2i..2i+11 and columns 2j..2j+11 (stride 2, kernel 12, no padding).
+    Returns (len(filters), k, kh, kw) for grey images, (len(filters), k, C, kh, kw) for colour ones,
+    strongest first: by default (len(filters), k, 12, 12). Activation (i, j) of conv1 sees padded input
+    rows stride*i .. stride*i + kh - 1, and columns likewise; by default rows 2i..2i+11 and columns
+    2j..2j+11 (stride 2, kernel 12, no padding).
     """
     conv1 = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
     (kh, kw), (sh, sw) = conv1.kernel_size, conv1.stride
@@ -205,11 +207,12 @@ def top_patches(model, images, filters, k: int = 12):
     padded = F.pad(images, (left, kw, top, kh))  # the zeros conv1 sees around the image, and spare ones
     acts = F.relu(conv1(images))  # (N, 25, 9, 9)
     n, _, h, w = acts.shape
-    result = torch.empty(len(filters), k, kh, kw)
+    channels = images.shape[1]
+    result = torch.empty(len(filters), k, channels, kh, kw)
     for row, f in enumerate(filters):
         best = acts[:, f].flatten().topk(k).indices  # over (N, 9, 9)
         for rank, flat in enumerate(best.tolist()):
             img, rest = divmod(flat, h * w)
             i, j = divmod(rest, w)
-            result[row, rank] = padded[img, 0, sh * i:sh * i + kh, sw * j:sw * j + kw]
-    return result
+            result[row, rank] = padded[img, :, sh * i:sh * i + kh, sw * j:sw * j + kw]
+    return result[:, :, 0] if channels == 1 else result  # grey: (len(filters), k, 12, 12)

@@ -9,10 +9,12 @@ from autograder.config import load_config, load_raw
 RAW = load_raw(load_config().path)["practical"]
 
 
-def spec_with(**network) -> spec.Practical:
-    """The default practical with network fields changed, e.g. spec_with(conv1__filters=32, fc1__units=512).
-    Raises SpecError as grading.yml would."""
+def spec_with(dataset: str | None = None, **network) -> spec.Practical:
+    """The default practical with network fields changed, e.g. spec_with(conv1__filters=32, fc1__units=512),
+    on another dataset if named (its input shape goes with it). Raises SpecError as grading.yml would."""
     raw = copy.deepcopy(RAW)
+    if dataset:
+        raw["dataset"] = {"name": dataset, "input": list(spec.DATASETS[dataset])}
     for key, value in network.items():
         *parents, leaf = key.split("__")
         node = raw["network"]

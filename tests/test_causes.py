@@ -9,6 +9,8 @@ from autograder.results import GradeResult
 from autograder.sandbox import Outcome
 from tests.test_judging import FAST
 
+PRACTICAL = load_config(FAST).practical
+
 JOB = "/tmp/cnn-grader-k2j4_x/0123456789abcdef01234567/submission/cnn.py"
 SCRIPT = '''import torch
 from assignment.data import load_mnist
@@ -88,7 +90,7 @@ def test_a_time_limit_in_train_is_said_once():
 
 def test_fixes_recognised_from_the_error():
     def fixes(kind, message):
-        return " ".join(causes.error_fixes("train", {"type": kind, "message": message}, 8192, 64))
+        return " ".join(causes.error_fixes("train", {"type": kind, "message": message}, 8192, 64, PRACTICAL))
     assert "no GPU" in fixes("AssertionError", "Torch not compiled with CUDA enabled")
     assert "torch.flatten(x, 1)" in fixes("RuntimeError", "mat1 and mat2 shapes cannot be multiplied (1x51200)")
     assert "missing: train" in fixes("AttributeError", "module 'assignment.cnn' has no attribute 'train'")

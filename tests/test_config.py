@@ -74,9 +74,9 @@ def test_a_title_override_may_quote_the_spec():
 
 def test_titles_follow_the_spec():
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text())["practical"]
-    raw["network"]["classes"] = 5
+    raw["dataset"] = {"name": "cifar10", "input": [3, 32, 32]}
     practical, _ = parse_practical(raw)
-    assert load_config().checks["model_io"].title_for(practical) == "Model maps (B, 1, 28, 28) to (B, 5)"
+    assert load_config().checks["model_io"].title_for(practical) == "Model maps (B, 3, 32, 32) to (B, 10)"
 
 
 def test_a_check_file_without_a_title_is_refused(tmp_path):

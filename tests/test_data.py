@@ -7,20 +7,24 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import hashlib
 import http.server
 import socket
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torchvision
 
 import assignment.data as data
-from assignment.data import MNISTUnavailable, load_mnist, load_raw
+from assignment import datasets
+from assignment.data import DataUnavailable, MNISTUnavailable, load_mnist, load_raw
 
 GZ_FILES = sorted(name for name, _ in torchvision.datasets.MNIST.resources)
+MNIST = datasets.get("mnist")
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +46,24 @@ def image_hashes(images: torch.Tensor) -> list[bytes]:
 
 def to_pixels(images: torch.Tensor) -> torch.Tensor:
     """Undo normalise(): float (N, 1, 28, 28) -> the uint8 (N, 28, 28) pixels it came from."""
-    return (images[:, 0] * data.STD + data.MEAN).mul(255).round().to(torch.uint8)
+    return (images[:, 0] * MNIST.std[0] + MNIST.mean[0]).mul(255).round().to(torch.uint8)
 
 
 # ---------------------------------------------------------------------------------------------------
 # the offline copy
 
-def test_mnist_root_reads_the_environment(mnist_root, monkeypatch):
+def test_the_data_root_reads_the_environment(mnist_root, monkeypatch, tmp_path):
     monkeypatch.setenv("MNIST_ROOT", str(mnist_root))
-    assert data.mnist_root() == mnist_root
+    assert data.data_root("mnist") == mnist_root
+    monkeypatch.delenv("MNIST_ROOT")
+    monkeypatch.setattr(datasets, "CACHE_ROOT", tmp_path)
+    assert data.data_root("mnist") == tmp_path / "mnist" and data.data_root("cifar10") == tmp_path / "cifar10"
+    assert data.data_root() == tmp_path / "mnist"  # the practical's dataset (assignment/practical.json)
+
+
+def test_the_old_names_still_work():
+    assert data.TensorMNIST is data.TensorImages and load_mnist is data.load_data
+    assert issubclass(MNISTUnavailable, DataUnavailable)
 
 
 @pytest.mark.parametrize(("split", "size"), [("train", 50_000), ("valid", 10_000), ("test", 10_000)],
@@ -86,8 +99,8 @@ def test_train_and_valid_partition_the_training_images(splits, raw):
 def test_pixel_statistics_match_the_constants(raw):
     (train_x, _), _ = raw
     pixels = train_x.double() / 255
-    assert abs(pixels.mean().item() - 0.1307) < 1e-3 and abs(data.MEAN - 0.1307) < 1e-9
-    assert abs(pixels.std().item() - 0.3081) < 1e-3 and abs(data.STD - 0.3081) < 1e-9
+    assert abs(pixels.mean().item() - 0.1307) < 1e-3 and MNIST.mean == (0.1307,)
+    assert abs(pixels.std().item() - 0.3081) < 1e-3 and MNIST.std == (0.3081,)
 
 
 def test_normalised_training_images_are_standardised(splits):
@@ -123,21 +136,28 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def mirror(folder: Path, monkeypatch):
-    """A local HTTP server for `folder`, set as torchvision's only MNIST mirror; yields the paths requested."""
+def serving(folder: Path, monkeypatch):
+    """A local HTTP server for the .gz files of `folder`; yields (its URL, the paths requested)."""
     requested: list[str] = []
     handler = functools.partial(QuietHandler, directory=str(folder), requested=requested)
     with Server(("127.0.0.1", 0), handler) as server:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
-        monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [f"http://127.0.0.1:{server.server_port}/"])
         monkeypatch.setenv("no_proxy", "127.0.0.1")  # a proxy set for the internet must not catch these
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         try:
-            yield requested
+            yield f"http://127.0.0.1:{server.server_port}/", requested
         finally:
             server.shutdown()
             thread.join()
+
+
+@contextlib.contextmanager
+def mirror(folder: Path, monkeypatch):
+    """A local HTTP server for `folder`, set as torchvision's only MNIST mirror; yields the paths requested."""
+    with serving(folder, monkeypatch) as (url, requested):
+        monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [url])
+        yield requested
 
 
 def closed_port() -> int:
@@ -166,11 +186,11 @@ def test_download_into_a_given_root(mnist_root, raw, tmp_path, monkeypatch):
 
 def test_download_by_default_without_mnist_root(mnist_root, tmp_path, monkeypatch):
     monkeypatch.delenv("MNIST_ROOT")
-    monkeypatch.setattr(data, "DEFAULT_ROOT", tmp_path / "cache")
+    monkeypatch.setattr(datasets, "CACHE_ROOT", tmp_path / "cache")
     with mirror(mnist_root / "MNIST" / "raw", monkeypatch) as requested:
         splits = load_mnist()
     assert sorted(set(requested)) == [f"/{name}" for name in GZ_FILES]
-    assert (tmp_path / "cache" / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file()
+    assert (tmp_path / "cache" / "mnist" / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file()
     assert (len(splits.train), len(splits.valid), len(splits.test)) == (50_000, 10_000, 10_000)
 
 
@@ -183,7 +203,7 @@ def test_mnist_root_without_mnist(tmp_path, monkeypatch, exists):
     if exists:
         root.mkdir()
     monkeypatch.setenv("MNIST_ROOT", str(root))
-    monkeypatch.setattr(data, "DEFAULT_ROOT", tmp_path / "default")
+    monkeypatch.setattr(datasets, "CACHE_ROOT", tmp_path / "default")
     monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [f"http://127.0.0.1:{closed_port()}/"])
     with pytest.raises(MNISTUnavailable) as caught:
         load_mnist()
@@ -196,8 +216,8 @@ def test_mnist_root_without_mnist(tmp_path, monkeypatch, exists):
 
 def test_no_download_asked_and_none_found(tmp_path, monkeypatch):
     monkeypatch.delenv("MNIST_ROOT", raising=False)
-    monkeypatch.setattr(data, "DEFAULT_ROOT", tmp_path / "cache")
-    with pytest.raises(MNISTUnavailable, match="No MNIST in torchvision's layout") as caught:
+    monkeypatch.setattr(datasets, "CACHE_ROOT", tmp_path / "cache")
+    with pytest.raises(MNISTUnavailable, match=r"No MNIST under .* \(expected .*/MNIST/raw/train-images") as caught:
         load_raw(download=False)
     assert "MNIST_ROOT" in str(caught.value)
 
@@ -205,7 +225,7 @@ def test_no_download_asked_and_none_found(tmp_path, monkeypatch):
 @pytest.mark.parametrize("explicit", [True, False], ids=["given-root", "default-root"])
 def test_download_from_a_dead_mirror(tmp_path, monkeypatch, explicit):
     monkeypatch.delenv("MNIST_ROOT", raising=False)
-    monkeypatch.setattr(data, "DEFAULT_ROOT", tmp_path / "cache")
+    monkeypatch.setattr(datasets, "CACHE_ROOT", tmp_path / "cache")
     monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [f"http://127.0.0.1:{closed_port()}/"])
     monkeypatch.setenv("no_proxy", "127.0.0.1")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
@@ -224,3 +244,49 @@ def test_download_of_corrupted_files(tmp_path, monkeypatch):
             load_raw(tmp_path / "root", download=True)
     assert requested  # it did download, then torchvision's MD5 check refused the file
     assert "corrupted" in str(caught.value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# a folder of the four original .gz files, as Debian packages a dataset
+
+def test_a_folder_of_the_original_gz_files(mnist_root, raw, tmp_path, monkeypatch):
+    """MNIST_ROOT may name the four .gz files themselves: unpacked into a temporary folder (never beside
+    them, nor into the download folder) and read by torchvision as if it had downloaded them."""
+    gz = tmp_path / "gz"
+    gz.mkdir()
+    for name in GZ_FILES:
+        (gz / name).symlink_to(mnist_root / "MNIST" / "raw" / name)
+    gz.chmod(0o555)  # read-only, as an installed package is
+    monkeypatch.setenv("MNIST_ROOT", str(gz))
+    monkeypatch.setattr(datasets, "CACHE_ROOT", tmp_path / "cache")
+    (train_x, train_y), (test_x, test_y) = load_raw()
+    assert sorted(p.name for p in gz.iterdir()) == GZ_FILES
+    assert not (tmp_path / "cache").exists()
+    (offline_x, offline_y), (offline_test_x, offline_test_y) = raw
+    assert torch.equal(train_x, offline_x) and torch.equal(test_y, offline_test_y)
+
+
+def test_gz_files_that_are_not_the_originals_are_refused(tmp_path, monkeypatch):
+    for name in GZ_FILES:
+        (tmp_path / name).write_bytes(b"not MNIST")
+    monkeypatch.setenv("MNIST_ROOT", str(tmp_path))
+    with pytest.raises(MNISTUnavailable, match=r"could not be unpacked .*BadGzipFile.*Fix MNIST_ROOT") as caught:
+        load_raw()
+    assert f"{tmp_path}/train-images-idx3-ubyte.gz" in str(caught.value)
+
+
+def idx_gz(path: Path, array: np.ndarray) -> None:
+    """`array` (uint8) as a gzipped idx file, the format of MNIST's files: magic, dimensions, bytes."""
+    head = bytes([0, 0, 8, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    path.write_bytes(gzip.compress(head + array.tobytes()))
+
+
+def test_images_of_another_shape_are_refused(tmp_path, monkeypatch):
+    """A folder of idx files whose images are not the dataset's size is named as such."""
+    for split, n in (("train", 20), ("t10k", 10)):
+        idx_gz(tmp_path / f"{split}-images-idx3-ubyte.gz", np.zeros((n, 32, 32), np.uint8))
+        idx_gz(tmp_path / f"{split}-labels-idx1-ubyte.gz", np.zeros(n, np.uint8))
+    monkeypatch.setenv("FASHION_MNIST_ROOT", str(tmp_path))
+    with pytest.raises(DataUnavailable, match=f"the images under {tmp_path} are 32x32, but Fashion-MNIST's are "
+                       "1x28x28: is it another dataset"):
+        load_raw(dataset="fashion-mnist")

@@ -85,3 +85,15 @@ def test_missing_mnist_exits_2_naming_mnist_root(tmp_path):
     assert "MNIST_ROOT" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_dataset_and_data_root_flags(tmp_path):
+    """--dataset must have the practical's input shape; --mnist-root is still another name for --data-root."""
+    result = run_driver("--dataset", "cifar10", "--out", str(tmp_path / "out"), mnist_root=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: CIFAR-10's images are 3x32x32, but the practical's network takes 1x28x28 "
+                                     "(MNIST): choose a dataset of that shape")
+    empty = tmp_path / "no-mnist"
+    empty.mkdir()
+    result = run_driver("--mnist-root", str(empty), "--out", str(tmp_path / "out"), mnist_root=tmp_path)
+    assert result.returncode == 2 and f"No MNIST under {empty}" in result.stderr and "Traceback" not in result.stderr

@@ -14,7 +14,7 @@ import torch
 
 from assignment import experiments, practical
 from assignment.__main__ import main
-from assignment.data import Splits, TensorMNIST
+from assignment.data import Splits, TensorImages
 from assignment.solution import load_solution
 REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "cnn.py"
 # two FLOPs per multiply-add: conv1 25 maps of 9x9, each 1x12x12; conv2 64 maps of 9x9, each 25x5x5; fc1; fc2
@@ -75,7 +75,7 @@ def small_splits() -> Splits:
     g = torch.Generator().manual_seed(0)
 
     def part(n):
-        return TensorMNIST(torch.randn(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g))
+        return TensorImages(torch.randn(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g))
     return Splits(part(300), part(100), part(100))
 
 

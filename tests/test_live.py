@@ -175,7 +175,7 @@ def test_grade_all_grades_a_regrade_again_one_at_a_time(tmp_path, monkeypatch):
             record(TaskResult(t.name, exit_status(3 if len(passes) == 1 else 0), 0.0))
     monkeypatch.setattr(cluster, "run_tasks", fake_run_tasks)
     monkeypatch.setattr(cluster, "connect", lambda scheduler, jobs: nullcontext())
-    monkeypatch.setattr(batch, "grader_data", lambda cache: None)
+    monkeypatch.setattr(batch, "grader_data", lambda cache, dataset: None)
     code = batch.grade_all(folder, tmp_path / "out", config_path=str(FAST), jobs=2)
     assert code == 0
     assert passes == [[("alice", False), ("bob", False)], [("alice", True)], [("bob", True)]]

@@ -12,7 +12,8 @@ from specs import spec_with
 from test_canonical import DEFAULT, PADDED, VARIANT_B
 
 SAME_EVEN = spec_with(conv1__kernel=4, conv1__stride=1, conv1__padding="same")  # pads 1 before, 2 after
-SPECS = {"default": DEFAULT, "variant-b": VARIANT_B, "padded": PADDED, "same-even": SAME_EVEN}
+CIFAR = spec_with("cifar10")  # colour: a patch holds all three channels
+SPECS = {"default": DEFAULT, "variant-b": VARIANT_B, "padded": PADDED, "same-even": SAME_EVEN, "cifar10": CIFAR}
 FILTERS, K = [0, 3], 3
 
 
@@ -29,7 +30,7 @@ def right_patches(p, images, acts, at=None):
     """The k strongest windows per filter; `at(i, j, stride)` gives a (wrong) position instead."""
     win = patches.Window.of(p)
     wins = patches.Windows(images, win)
-    out = torch.zeros(len(FILTERS), K, win.size, win.size)
+    out = torch.zeros(len(FILTERS), K, *win.shape)
     side = acts.shape[-1]
     for row, f in enumerate(FILTERS):
         for rank, idx in enumerate(acts[:, f].flatten().topk(K).indices.tolist()):
@@ -56,6 +57,7 @@ def test_the_window_follows_conv1():
     assert patches.Window.of(VARIANT_B) == patches.Window(10, 2, 0, 0)
     assert patches.Window.of(PADDED) == patches.Window(12, 2, 2, 2)
     assert patches.Window.of(SAME_EVEN) == patches.Window(4, 1, 1, 2)
+    assert patches.Window.of(CIFAR) == patches.Window(12, 2, 0, 0, 3) and patches.Window.of(CIFAR).shape == (3, 12, 12)
     images, acts, w = setup(SAME_EVEN)  # the grader pads an even 'same' kernel as PyTorch does
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # even kernels with 'same' padding cost a copy
@@ -70,7 +72,7 @@ def test_the_right_patches_pass(name):
     assert patches.judge(right_patches(p, images, acts), acts, images, FILTERS, K, patches.Window.of(p)) == []
 
 
-@pytest.mark.parametrize("name", ["default", "padded"])
+@pytest.mark.parametrize("name", ["default", "padded", "cifar10"])
 def test_a_window_without_the_stride_is_named(name):
     p = SPECS[name]
     images, acts, _ = setup(p)
@@ -101,3 +103,18 @@ def test_a_padded_window_says_it_is_padded():
     assert "window of the images passed in, zero-padded by 2 on each side as conv1 pads them" in problems[0]
     reversed_ranks = right_patches(PADDED, images, acts).flip(1)
     assert "strongest first" in patches.judge(reversed_ranks, acts, images, FILTERS, K, win)[0]
+
+
+def test_colour_patches_hold_every_channel():
+    images, acts, _ = setup(CIFAR)
+    win = patches.Window.of(CIFAR)
+    right = right_patches(CIFAR, images, acts)
+    assert right.shape == (2, K, 3, 12, 12)
+    assert patches.judge(right[:, :, 0], acts, images, FILTERS, K, win) == [
+        "top_patches returned shape (2, 3, 12, 12), expected (2, 3, 3, 12, 12) (len(filters), k, 3, 12, 12)"]
+    assert patches.judge(right.transpose(-1, -2), acts, images, FILTERS, K, win)[0] == (
+        "filter 0, rank 1: your patch is transposed (rows and columns swapped)")
+    one_channel = right.clone()
+    one_channel[:, :, 1:] = 0  # the red channel only
+    assert "is not a 3x12x12 window of the images passed in" in patches.judge(one_channel, acts, images, FILTERS,
+                                                                              K, win)[0]

@@ -24,3 +24,12 @@ def test_provenance_tells_a_model_trained_on_the_given_labels_from_one_that_was_
     assert "does not come from training on the data it was given" in smuggled.message()
     untrained = provenance(torch.zeros(1000, dtype=torch.long), real, relabel)
     assert not untrained.trained_elsewhere  # low accuracy is the accuracy check's business, not a cheat
+
+
+def test_provenance_with_few_classes_needs_more_than_chance():
+    real = torch.arange(1000) % 2
+    relabel = derangement(2)  # the swap
+    near_chance = torch.where(torch.arange(1000) < 550, real, relabel[real])  # 55% real, 45% given
+    assert not provenance(near_chance, real, relabel).trained_elsewhere  # what chance alone can give
+    assert provenance(real, real, relabel).trained_elsewhere
+    assert not provenance(relabel[real], real, relabel).trained_elsewhere

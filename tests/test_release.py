@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 FAST = ROOT / "tests" / "grading-fast.yml"
 STUDENT_FILES = {
     "README.md", "requirements.txt", "pyproject.toml", ".gitignore", ".github/workflows/classroom.yml",
-    *(f"assignment/{name}" for name in ("__init__.py", "__main__.py", "cnn.py", "data.py", "solution.py", "plots.py",
-                                        "practical.py", "practical.json", "README.md", "practical.ipynb",
-                                        "experiments.py", "experiments.yml",
+    *(f"assignment/{name}" for name in ("__init__.py", "__main__.py", "cnn.py", "data.py", "datasets.py",
+                                        "solution.py", "plots.py", "practical.py", "practical.json", "README.md",
+                                        "practical.ipynb", "experiments.py", "experiments.yml",
                                         "tests/__init__.py", "tests/conftest.py", "tests/test_public.py")),
 }
 # Every `uses:` must be one of these, at a major version.

@@ -82,3 +82,35 @@ def test_malformed_variants_are_refused(variants, match):
 def test_the_table_lists_layers_sizes_and_the_total():
     text = spec.table(spec.parse_practical(RAW)[0])
     assert "25x9x9" in text and "1,049,600" in text and "1,103,539" in text and "1,693,363" in text
+
+
+def test_the_datasets_follow_assignment_datasets():
+    assert spec.DATASETS == {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+
+
+def test_cifar10_takes_the_practicals_network_with_a_colour_input():
+    raw = copy.deepcopy(RAW)
+    raw["dataset"] = {"name": "cifar10", "input": [3, 32, 32]}
+    p, _ = spec.parse_practical(raw)
+    assert (p.conv1_out, p.conv2_out, p.pool_outs) == ((25, 11, 11), (64, 11, 11), [(64, 5, 5), (64, 6, 6)])
+    # 12*12*3*25 + 25, 5*5*25*64 + 64, 1600*1024 + 1024, 1024*10 + 10; with 6x6 pooling fc1 has 2304*1024 + 1024
+    assert p.param_counts == [10_825 + 40_064 + 1_639_424 + 10_250, 10_825 + 40_064 + 2_360_320 + 10_250]
+    assert p.roles["conv1.weight"] == [(25, 3, 12, 12)] and p.patch_shape == (3, 12, 12)
+    assert p.data.title == "CIFAR-10" and p.data.classes[0] == "airplane"
+    assert spec.parse_practical(RAW)[0].patch_shape == (12, 12)  # one channel: 2-D patches, as before
+
+
+@pytest.mark.parametrize("dataset, match", [
+    ({"name": "cifar10", "input": [1, 28, 28]}, r"dataset\.input is \[1, 28, 28\], but cifar10 images are \[3, 32, 32\]"),
+    ({"name": "fashion-mnist", "input": [3, 32, 32]}, r"fashion-mnist images are \[1, 28, 28\]"),
+], ids=["cifar10-grey", "fashion-colour"])
+def test_the_input_must_be_the_datasets_shape(dataset, match):
+    raw = copy.deepcopy(RAW)
+    raw["dataset"] = dataset
+    with pytest.raises(spec.SpecError, match=match):
+        spec.parse_practical(raw)
+
+
+def test_one_logit_per_class_of_the_dataset():
+    with pytest.raises(spec.SpecError, match=r"network\.classes is 5, but mnist has 10 classes"):
+        spec_with(classes=5)

@@ -1,4 +1,4 @@
-"""Fixtures of the public checks: the solution under test and a small slice of MNIST.
+"""Fixtures of the public checks: the solution under test and a small slice of the practical's dataset.
 
 Choose the solution with ``--solution PATH`` (a cnn.py, a folder holding one, or a repository);
 without it, $CNN_SOLUTION; without that, assignment/cnn.py. pytest only knows ``--solution`` when
@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 import torch
 
-from assignment.data import MNISTUnavailable, TensorMNIST, load_mnist
+from assignment.data import DataUnavailable, TensorImages, info, load_data
 from assignment.solution import find_solution, load_solution
 
 N_TRAIN, N_VALID = 2000, 500  # enough for a smoke run, small enough for 2 CPU cores
@@ -52,12 +52,12 @@ def solution(pytestconfig: pytest.Config) -> ModuleType:
 
 
 @pytest.fixture(scope="session")
-def mnist() -> tuple[TensorMNIST, TensorMNIST]:
-    """(train, valid): the first 2000 training and 500 validation images."""
+def small_data() -> tuple[TensorImages, TensorImages]:
+    """(train, valid): the first 2000 training and 500 validation images of the practical's dataset."""
     try:
-        splits = load_mnist()
-    except MNISTUnavailable as err:
-        pytest.fail(f"MNIST is needed for this check but could not be loaded: {err}", pytrace=False)
+        splits = load_data()
+    except DataUnavailable as err:
+        pytest.fail(f"{info().title} is needed for this check but could not be loaded: {err}", pytrace=False)
     train, valid = splits.train, splits.valid
-    return (TensorMNIST(train.images[:N_TRAIN].clone(), train.labels[:N_TRAIN].clone()),
-            TensorMNIST(valid.images[:N_VALID].clone(), valid.labels[:N_VALID].clone()))
+    return (TensorImages(train.images[:N_TRAIN].clone(), train.labels[:N_TRAIN].clone()),
+            TensorImages(valid.images[:N_VALID].clone(), valid.labels[:N_VALID].clone()))

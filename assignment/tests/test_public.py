@@ -246,10 +246,10 @@ def smoke_run(solution, request) -> Outcome:
     built = attempt("build_model", solution.build_model)
     if built.error is not None:
         return built
-    mnist = request.getfixturevalue("mnist")  # only now: loading MNIST takes seconds
+    data = request.getfixturevalue("small_data")  # only now: loading the dataset takes seconds
     model = built.value
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    trained = attempt("train", solution.train, model, *mnist, **SMOKE)
+    trained = attempt("train", solution.train, model, *data, **SMOKE)
     if trained.error is not None:
         return trained
     after = {name: p.detach().clone() for name, p in model.named_parameters()}
@@ -309,6 +309,7 @@ def test_train_changes_the_parameters(smoke_run):
 
 FILTERS, K, N_IMAGES = list(range(min(5, P.conv1.filters))), 12, 200
 SIZE, STRIDE, PAD = P.patch.size, P.patch.stride, P.patch.padding  # the window of one conv1 activation
+PATCH = P.patch_shape  # one patch: (SIZE, SIZE) for grey images, (channels, SIZE, SIZE) for colour
 
 
 @pytest.fixture(scope="module")
@@ -318,7 +319,7 @@ def patches(solution, request) -> Outcome:
     built = attempt("build_model", solution.build_model)
     if built.error is not None:
         return built
-    images = request.getfixturevalue("mnist")[0].images[:N_IMAGES]
+    images = request.getfixturevalue("small_data")[0].images[:N_IMAGES]
     found = attempt("top_patches", solution.top_patches, built.value.eval(), images, FILTERS, k=K)
     return found if found.error is not None else Outcome("top_patches", (images, found.value))
 
@@ -326,26 +327,27 @@ def patches(solution, request) -> Outcome:
 def test_top_patches_shape(patches):
     _, got = patches.get()
     shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-    assert shape == (len(FILTERS), K, SIZE, SIZE), (
+    assert shape == (len(FILTERS), K, *PATCH), (
         f"top_patches(model, images, {FILTERS}, k={K}) returned {shape}, expected a tensor of shape "
-        f"({len(FILTERS)}, {K}, {SIZE}, {SIZE}). Try: one row per filter, k patches of {SIZE}x{SIZE} each.")
+        f"{(len(FILTERS), K, *PATCH)}. Try: one row per filter, k patches of {shape_id(PATCH)} each.")
 
 
 def conv1_windows(images: torch.Tensor) -> torch.Tensor:
-    """(N * H1 * W1, SIZE * SIZE): the input window of every conv1 activation, zeros where conv1 pads."""
+    """(N * H1 * W1, C * SIZE * SIZE): the input window of every conv1 activation, every channel of it,
+    zeros where conv1 pads."""
     _, h, w = P.conv1_out
-    padded = F.pad(images[:, 0], (PAD, SIZE, PAD, SIZE))  # spare zeros after the image: the first h x w windows count
-    windows = padded.unfold(1, SIZE, STRIDE)[:, :h].unfold(2, SIZE, STRIDE)[:, :, :w]  # (N, h, w, SIZE, SIZE)
-    return windows.reshape(-1, SIZE * SIZE)
+    padded = F.pad(images, (PAD, SIZE, PAD, SIZE))  # spare zeros after the image: the first h x w windows count
+    windows = padded.unfold(2, SIZE, STRIDE)[:, :, :h].unfold(3, SIZE, STRIDE)[:, :, :, :w]  # (N, C, h, w, SIZE, SIZE)
+    return windows.permute(0, 2, 3, 1, 4, 5).reshape(-1, INPUT[0] * SIZE * SIZE)
 
 
 def test_top_patches_are_conv1_windows(patches):
     images, got = patches.get()
-    if not (isinstance(got, torch.Tensor) and tuple(got.shape) == (len(FILTERS), K, SIZE, SIZE)):
+    if not (isinstance(got, torch.Tensor) and tuple(got.shape) == (len(FILTERS), K, *PATCH)):
         pytest.fail("top_patches returned the wrong shape, so its patches cannot be checked: make "
                     "test_top_patches_shape pass first.", pytrace=False)
     windows = conv1_windows(images)
-    flat = got.reshape(len(FILTERS), K, SIZE * SIZE)
+    flat = got.reshape(len(FILTERS), K, -1)
     def span(a: str) -> str:  # 'rows 2i..2i+11' for a = 'i'
         start = f"{STRIDE}{a}-{PAD}" if PAD else f"{STRIDE}{a}"
         return f"{start}..{start}+{SIZE - 1}"
@@ -355,6 +357,6 @@ def test_top_patches_are_conv1_windows(patches):
             patch = flat[row, rank]
             assert (windows == patch).all(1).any(), (
                 f"top_patches: patch {rank} of filter {f} is not the input window of any conv1 activation, "
-                f"expected every patch to be the {SIZE}x{SIZE} window that one conv1 activation sees. Try: "
+                f"expected every patch to be the {shape_id(PATCH)} window that one conv1 activation sees. Try: "
                 f"activation (i, j) of conv1 (kernel {SIZE}, stride {STRIDE}{padding}) sees rows {span('i')} and "
                 f"columns {span('j')} (section 5).")
