@@ -169,6 +169,8 @@ def varied(facts: dict, changes: dict, name: str) -> practical.Practical:
         size = "x".join(map(str, spec["dataset"]["input"][1:]))
         raise GridError(f"run {name}: no network of the practical's form fits {size} images with these sizes: "
                         f"{str(err).splitlines()[0]}") from None
+    kernel = spec["network"]["conv1"]["kernel"]  # a top patch is conv1's window, in the layout the handout gives
+    derived["patch_shape"] = [*facts["derived"]["patch_shape"][:-2], kernel, kernel]
     return practical.parse({"spec": spec, "derived": derived})
 
 
