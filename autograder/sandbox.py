@@ -214,8 +214,9 @@ def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, e
     and holds only that folder. With `on_progress`, the code gets a pipe for progress reports
     (GRADER_PROGRESS_FD, see watch.py), each phase but train gets its budget from `limits.phases`, and
     `on_progress` is called about every second, in this thread. `on_start` is called in this thread
-    once the code has started, before any waiting: work to do while it starts up. Should it raise, the
-    code is ended and the exception goes on."""
+    once the code has started, before any waiting: work to do while it starts up, such as writing the
+    inputs it waits for. The limits on wall time count from its end. Should it raise, the code is ended
+    and the exception goes on."""
     level = level or available_level()
     read_only = [p for p in read_only if p.is_dir()]
     tmp = Path("/tmp")
@@ -284,7 +285,10 @@ def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, e
         with _stop_on_signals(kill):
             try:
                 if on_start is not None:
-                    on_start()
+                    on_start()  # the code only waits for its inputs meanwhile: its clocks start after
+                    start = time.monotonic()
+                    if progress is not None:
+                        progress.started = progress.phase_since = start
                 if progress is None:
                     proc.wait(timeout=limits.wall_seconds)
                 else:

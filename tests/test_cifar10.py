@@ -1,7 +1,8 @@
 """CIFAR-10 end to end, on a small archive in CIFAR-10's own format that the test makes: downloaded from
 127.0.0.1 through torchvision's own code (its URL and MD5s pointed at the archive), then graded through
 the whole pipeline with a short config. The reference, built for 3x32x32, gets a mark; a model built for
-MNIST gets none, and its feedback says the input is 3x32x32.
+MNIST gets none, and its feedback says the input is 3x32x32. The template released for CIFAR-10 checks
+a 3x32x32 network.
 
 The made images are learnable at a glance (each class a coloured square in its own place, over noise),
 so that a short budget is enough; real CIFAR-10 is downloaded by users, never by the tests.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import pickle
 import subprocess
 import sys
@@ -25,6 +27,8 @@ import yaml
 
 from assignment import data, datasets
 from autograder import caches
+from autograder.config import load_config
+from autograder.release import write_template
 from test_data import serving
 from test_variant_b import default_reference
 
@@ -150,3 +154,26 @@ def test_a_model_built_for_mnist_gets_no_mark_and_is_told_the_input(grader_cache
     assert results["extra_data"]["mark"] is None, feedback
     assert results["extra_data"]["checks"]["model_io"] != "passed"
     assert "the model is given CIFAR-10 images, 3x32x32" in feedback and "nn.Conv2d(3, ...)" in feedback
+
+
+def test_its_template_checks_a_3x32x32_network(tmp_path):
+    """The CIFAR-10 template's public checks that need no data pass with the reference, expecting its sizes."""
+    template = tmp_path / "template"
+    write_template(template, load_config(CIFAR10))
+    (template / "assignment" / "cnn.py").write_text((ROOT / "reference" / "cnn.py").read_text())
+    env = {k: v for k, v in os.environ.items() if k not in ("CNN_SOLUTION", "PYTEST_ADDOPTS")}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "assignment/tests", "-p", "no:cacheprovider", "-v",
+                           "-k", "output_shape or build_model"], cwd=template, env=env, capture_output=True,
+                          text=True, timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    for test_id in ("test_output_shape_of_practical_layers[conv1-25x11x11] PASSED",
+                    "test_output_shape_of_practical_layers[pool-ceil-64x6x6] PASSED",
+                    "test_build_model_parameter_count PASSED",
+                    "test_build_model_conv_output_shapes[conv1-25x11x11] PASSED"):
+        assert test_id in output, test_id
+    handout = (template / "assignment" / "README.md").read_text()
+    for text in ("| total | | 1,700,563 |", "cut the matching 3x12x12 patch out of\n   `images[n]`",
+                 "The result is a tensor (len(filters), k, 3, 12, 12)", "S+ needs at least 45%",
+                 "provisional bars: estimated for CIFAR-10", "0 airplane, 1 automobile", "export CIFAR10_ROOT="):
+        assert text in handout, text

@@ -87,13 +87,18 @@ def test_missing_mnist_exits_2_naming_mnist_root(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-def test_dataset_and_data_root_flags(tmp_path):
-    """--dataset must have the practical's input shape; --mnist-root is still another name for --data-root."""
-    result = run_driver("--dataset", "cifar10", "--out", str(tmp_path / "out"), mnist_root=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.strip() == ("error: CIFAR-10's images are 3x32x32, but the practical's network takes 1x28x28 "
-                                     "(MNIST): choose a dataset of that shape")
+def test_dataset_and_data_root_flags(tmp_path, monkeypatch, capsys):
+    """--dataset must have the practical's input shape; --mnist-root is still another name for --data-root.
+    Run in this process: both stop before any training."""
+    from assignment import __main__ as driver
+
+    monkeypatch.chdir(tmp_path)
+    assert driver.main(["--dataset", "cifar10"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: CIFAR-10's images are 3x32x32, but the practical's network "
+                                               "takes 1x28x28 (MNIST): choose a dataset of that shape")
     empty = tmp_path / "no-mnist"
     empty.mkdir()
-    result = run_driver("--mnist-root", str(empty), "--out", str(tmp_path / "out"), mnist_root=tmp_path)
-    assert result.returncode == 2 and f"No MNIST under {empty}" in result.stderr and "Traceback" not in result.stderr
+    assert driver.main(["--mnist-root", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert f"No MNIST under {empty}" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

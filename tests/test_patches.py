@@ -48,7 +48,7 @@ def test_each_window_is_what_one_conv1_activation_sees(name):
     win = patches.Window.of(p)
     wins = patches.Windows(images, win)
     for n, i, j in [(0, 0, 0), (3, 1, 2), (11, acts.shape[-2] - 1, acts.shape[-1] - 1)]:
-        pre = (wins.at(n, win.stride * i, win.stride * j) * w["conv1.weight"][0, 0]).sum() + w["conv1.bias"][0]
+        pre = (wins.at(n, win.stride * i, win.stride * j) * w["conv1.weight"][0]).sum() + w["conv1.bias"][0]
         assert torch.isclose(F.relu(pre), acts[n, 0, i, j], atol=1e-4)
 
 
