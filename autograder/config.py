@@ -69,6 +69,9 @@ class Limits:
 class Challenge:
     """The optional challenge track: build_challenge_model(), trained by the student's train()."""
     badges: list  # the test accuracies that earn a badge, lowest first; each badge is named after its bar
+    iterations: int  # optimizer steps train() may make
+    max_parameters: int  # the most parameters the challenge model may have
+    wall_seconds: float  # the whole challenge run, by the grader's clock on the grading machine
 
     @staticmethod
     def badge_name(bar: float) -> str:
@@ -79,9 +82,6 @@ class Challenge:
         """The badge of the highest bar that `accuracy` reaches, or None."""
         reached = [bar for bar in self.badges if accuracy >= bar]
         return self.badge_name(reached[-1]) if reached else None
-    iterations: int  # optimizer steps train() may make
-    max_parameters: int  # the most parameters the challenge model may have
-    wall_seconds: float  # the whole challenge run, by the grader's clock on the grading machine
 
 
 @dataclass(frozen=True)
