@@ -1,4 +1,5 @@
 """Train and inspect your CNN: ``python -m assignment [--solution PATH] [--out DIR] [--iterations N] ...``.
+``python -m assignment experiments GRID.yml`` trains a grid of configurations instead (experiments.py).
 
 Runs your cnn.py from start to finish: builds the network, trains it with your train(), measures the
 test accuracy once at the end, and writes the hand-in figures and a summary.json to the out folder.
@@ -154,6 +155,11 @@ def parameter_hint(n_params: int, spec: practical.Practical) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["experiments"]:
+        from assignment import experiments
+
+        return experiments.main(argv[1:])
     try:
         spec = practical.load()
     except practical.PracticalUnavailable as err:

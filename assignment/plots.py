@@ -173,6 +173,39 @@ def plot_curves(history: list[dict]) -> Figure:
     return fig
 
 
+def plot_runs(histories: dict[str, list[dict]]) -> Figure:
+    """Two panels comparing runs: the training loss and the validation accuracy per iteration, one line
+    per run (name -> its history)."""
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    for name, history in histories.items():
+        it = [h["iteration"] for h in history]
+        loss_ax.plot(it, [h["loss"] for h in history], marker=".", label=name)
+        acc_ax.plot(it, [h["valid_accuracy"] for h in history], marker=".", label=name)
+    loss_ax.set(xlabel="iteration", ylabel="training loss", title="Loss")
+    acc_ax.set(xlabel="iteration", ylabel="validation accuracy", title="Validation accuracy")
+    acc_ax.legend(fontsize=8)
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_accuracy_vs_parameters(names: list[str], parameters: list[int], valid: list[float],
+                                test: list[float]) -> Figure:
+    """Each run's final validation and test accuracy against its parameter count (log scale), labelled."""
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    ax.scatter(parameters, valid, marker="o", label="validation")
+    ax.scatter(parameters, test, marker="x", label="test")
+    for name, x, y in zip(names, parameters, valid):
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xscale("log")
+    ax.set(xlabel="parameters", ylabel="accuracy", title="Accuracy against parameters")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> Path:
     """Write `fig` as a PNG at `path`, creating the folders on the way; returns the path."""
     path = Path(path)

@@ -14,12 +14,15 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from assignment.solution import EXPERIMENTS
+
 from .caches import DEFAULT_CACHE, grader_data
 from .config import load_config, resolved_yaml
 from .gradebook import (GRADED, NO_SOLUTION, NOT_IN_ROSTER, REGRADE, gradebook_row, needs_regrading, summary,
                         write_gradebook)
+from .leaderboard import write_leaderboard
 from .spec import enumerate_variants
-from .submission import NOTEBOOK, find_submission, submission_sha
+from .submission import MAX_TABLE_BYTES, NOTEBOOK, find_submission, submission_sha
 from .variant_roster import read_roster
 from .worker import INTERRUPTED, REPORT_FILES, GradeTask, TaskResult, grader_fingerprint
 
@@ -100,8 +103,10 @@ def make_task(name: str, path: Path, config: bytes, timeout: float, fingerprint:
               variant: str) -> GradeTask:
     found = find_submission(path)
     inside = "" if path.is_file() else found.name if found.suffix == NOTEBOOK else "cnn.py"
+    table = found.with_name(EXPERIMENTS)  # only in a folder of the student's own: a bare file has none
+    experiments = table.read_bytes()[:MAX_TABLE_BYTES + 1] if path.is_dir() and table.is_file() else None
     return GradeTask(name=name, entry=path.name, solution=inside, source=found.read_bytes(), config=config,
-                     timeout=timeout, fingerprint=fingerprint, cache=cache, variant=variant)
+                     timeout=timeout, fingerprint=fingerprint, cache=cache, variant=variant, experiments=experiments)
 
 
 def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, scheduler: str | None = None,
@@ -146,6 +151,8 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, sched
         rows = [gradebook_row(n, out / "submissions" / n, status.get(n, pending), list(config.checks))
                 for n in submissions]
         write_gradebook(out / "gradebook.csv", rows)
+        if config.challenge is not None:
+            write_leaderboard(out, list(submissions))
         return rows
 
     def record(result: TaskResult) -> None:
@@ -180,6 +187,8 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, sched
     rows = book()
     print(f"{len(rows)} submissions ({skipped} already graded): {summary(rows)}")
     print(f"Gradebook: {out / 'gradebook.csv'}")
+    if (out / "leaderboard.csv").is_file() and config.challenge is not None:
+        print(f"Challenge leaderboard: {out / 'leaderboard.csv'} and {out / 'leaderboard.html'}")
     failed = [r["submission"] for r in rows if needs_regrading(r)]
     if failed:
         print(f"{len(failed)} submission(s) could not be graded: {', '.join(failed)}; rerun to retry them",
@@ -198,6 +207,8 @@ def merge_outputs(outputs: list[Path], out: Path) -> int:
     rows = merge(outputs, out)
     print(f"{len(rows)} submissions from {len(outputs)} folders: {summary(rows)}")
     print(f"Gradebook: {out / 'gradebook.csv'}")
+    if write_leaderboard(out, [r["submission"] for r in rows]):
+        print(f"Challenge leaderboard: {out / 'leaderboard.csv'} and {out / 'leaderboard.html'}")
     failed = [r["submission"] for r in rows if needs_regrading(r)]
     if failed:
         print(f"{len(failed)} submission(s) are not graded: {', '.join(failed)}; rerun their shard, then merge "

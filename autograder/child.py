@@ -180,7 +180,8 @@ def main(job_dir: str) -> None:
     try:
         mod = timed("import", lambda: load_solution(solution))
         if mod is not None:
-            run_phases(mod, job, rec, timed)
+            rec.data["challenge_defined"] = defines(mod, "build_challenge_model")
+            (run_challenge if "challenge" in job else run_phases)(mod, job, rec, timed)
     finally:
         rec.phase("done")  # not reached if the student's code ends the process
 
@@ -299,6 +300,57 @@ def run_phases(mod, job: dict, rec: Recorder, timed) -> None:
             rec.data["patches"] = describe(got)
     timed("top_patches", patches)
     rec.phase("done")
+
+
+def defines(mod, name: str) -> bool:
+    try:
+        return callable(getattr(mod, name, None))
+    except BaseException:  # noqa: BLE001  (a module __getattr__ that raises)
+        return False
+
+
+def run_challenge(mod, job: dict, rec: Recorder, timed) -> None:
+    """The optional challenge, in a child of its own: build_challenge_model(), trained by the student's
+    train() within the step budget, then its logits on the test images (in the grader's secret order).
+    The parameter count is this process's claim; the grader checks the caps and scores the logits."""
+    from assignment.data import TensorImages, normalise
+
+    dataset = job["practical"]["spec"]["dataset"]["name"]
+    torch.manual_seed(job["seed"])
+    model = timed("build_model", lambda: mod.build_challenge_model())
+    if not isinstance(model, torch.nn.Module):
+        if "build_model" not in rec.data["errors"]:
+            rec.data["errors"]["build_model"] = {
+                "type": "TypeError", "trace": "",
+                "message": f"build_challenge_model() returned {describe(model)}, expected an nn.Module"}
+        return
+    rec.data["param_count"] = sum(p.numel() for p in model.parameters())
+    if rec.data["param_count"] > job["challenge"]["max_parameters"]:
+        return  # refused by the grader whatever it learns: not worth the training time
+    steps = [0]
+
+    def count_step(*_):
+        steps[0] += 1
+        rec.reporter.steps(steps[0])
+    handle = register_optimizer_step_post_hook(count_step)
+    train_set = TensorImages(normalise(job["train_x"], dataset), job["train_y"], dataset)
+    valid_set = TensorImages(normalise(job["valid_x"], dataset), job["valid_y"], dataset)
+    torch.manual_seed(job["seed"])
+    model.train()
+    timed("train", lambda: mod.train(model, train_set, valid_set, iterations=job["iterations"],
+                                     log_every=job["log_every"]))
+    handle.remove()
+    rec.data["optimizer_steps"] = steps[0]
+    if "train" in rec.data["errors"]:
+        return
+
+    def test_logits():
+        model.eval()
+        images = normalise(job["test_x"], dataset)
+        with torch.no_grad():
+            outs = [model(images[i:i + 1000]) for i in range(0, len(images), 1000)]
+        rec.data["test_logits"] = torch.cat([o.detach().float().cpu() for o in outs])
+    timed("evaluate", test_logits)
 
 
 if __name__ == "__main__":

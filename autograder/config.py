@@ -20,6 +20,7 @@ from .spec import Practical, SpecError, enumerate_variants, parse_practical
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "grading.yml"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 # The child's phases that get a small time budget of their own (limits.phases); train() gets the wall limit.
+OPTIONAL_SECTIONS = ("challenge",)  # a config without them has no such track
 BUDGETED_PHASES = ("import", "output_shape", "build_model", "model_io", "inspect", "evaluate", "top_patches")
 
 
@@ -65,6 +66,25 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Challenge:
+    """The optional challenge track: build_challenge_model(), trained by the student's train()."""
+    badges: list  # the test accuracies that earn a badge, lowest first; each badge is named after its bar
+    iterations: int  # optimizer steps train() may make
+    max_parameters: int  # the most parameters the challenge model may have
+    wall_seconds: float  # the whole challenge run, by the grader's clock on the grading machine
+
+    @staticmethod
+    def badge_name(bar: float) -> str:
+        """0.99 -> '99%', 0.995 -> '99.5%'."""
+        return f"{bar * 100:.2f}".rstrip("0").rstrip(".") + "%"
+
+    def badge_for(self, accuracy: float) -> str | None:
+        """The badge of the highest bar that `accuracy` reaches, or None."""
+        reached = [bar for bar in self.badges if accuracy >= bar]
+        return self.badge_name(reached[-1]) if reached else None
+
+
+@dataclass(frozen=True)
 class CheckSpec:
     title: str  # for the spec as written
     visibility: str
@@ -86,6 +106,7 @@ class Config:
     checks: dict  # name -> CheckSpec, in grading.yml's order
     marks: dict  # mark -> list of check names, best mark first
     points: dict  # mark -> score
+    challenge: Challenge | None = None  # None: grading.yml has no challenge section
     path: str = ""
     sha256: str = ""  # of the policy as graded (bases merged in); results.json records it (provenance.py)
 
@@ -132,12 +153,14 @@ def parse_config(raw, where: str = "grading.yml") -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping at the top level, got {type(raw).__name__}")
     top = {"practical", "training", "accuracy", "output_shape", "top_patches", "limits", "checks", "marks", "points"}
-    unknown = set(raw) - top
+    unknown = set(raw) - top - set(OPTIONAL_SECTIONS)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(top))}")
+        raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}; allowed: "
+                          f"{', '.join(sorted(top | set(OPTIONAL_SECTIONS)))}")
     missing = top - set(raw)
     if missing:
         raise ConfigError(f"{where}: missing section(s): {', '.join(sorted(missing))}")
+    challenge = parse_challenge(raw, where)
 
     try:
         practical, variants = parse_practical(raw["practical"], "practical")
@@ -180,7 +203,27 @@ def parse_config(raw, where: str = "grading.yml") -> Config:
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in points.values()):
         raise ConfigError(f"{where}: 'points' must give a number for S+ and for S")
     return Config(practical, variants, training, accuracy, _section(raw, "output_shape", OutputShape, where), patches, limits,
-                  checks, {"S+": list(marks["S+"]), "S": list(marks["S"])}, dict(points), where)
+                  checks, {"S+": list(marks["S+"]), "S": list(marks["S"])}, dict(points), challenge, where)
+
+
+def parse_challenge(raw: dict, where: str) -> Challenge | None:
+    """The optional `challenge:` section (absent or null: no challenge track)."""
+    if raw.get("challenge") is None:
+        return None
+    challenge = _section(raw, "challenge", Challenge, where)
+    bars = challenge.badges
+    if not bars or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 < b <= 1 for b in bars):
+        raise ConfigError(f"{where}: challenge.badges must list test accuracies in (0, 1], each a badge, "
+                          f"e.g. [0.99, 0.995]; got {bars!r}")
+    if len(set(bars)) != len(bars):
+        raise ConfigError(f"{where}: challenge.badges lists a bar twice: {bars!r}")
+    for name in ("iterations", "max_parameters"):
+        if getattr(challenge, name) < 1:
+            raise ConfigError(f"{where}: challenge.{name} must be at least 1, got {getattr(challenge, name)}")
+    if challenge.wall_seconds <= 0:
+        raise ConfigError(f"{where}: challenge.wall_seconds must be a positive number of seconds, "
+                          f"got {challenge.wall_seconds!r}")
+    return dataclasses.replace(challenge, badges=sorted(float(b) for b in bars))
 
 
 def parse_checks(raw, registered: dict[str, CheckInfo], practical: Practical, where: str) -> dict[str, CheckSpec]:

@@ -46,7 +46,8 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
     except FileNotFoundError as err:
         raise NoSubmission(str(err)) from None
     handed_in = hand_in(solution)
-    result = GradeResult(str(submission), submission_sha(solution), notes=handed_in.notes, variant=variant)
+    result = GradeResult(str(submission), submission_sha(solution), notes=handed_in.notes, variant=variant,
+                         experiments=handed_in.experiments)
     level = sandbox.available_level()
     uid = sandbox.new_uid() if level == "root" else None
     threads = threads or max(1, min(4, len(os.sched_getaffinity(0))))
@@ -70,7 +71,8 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
         cases = shape_cases(config.output_shape.cases, config.output_shape.seed, practical.shape_cases, cache)
         relabel_seed = hmac.digest(grader_key(cache), f"relabel:{result.sha256}:{variant}".encode(), "sha256")
         keep.update(write_inputs(job, config, practical, data, cases, threads, uid, relabel_seed),
-                    cases=cases, test_images=normalise(data["test_x"], practical.dataset), test_y=data["test_y"])
+                    cases=cases, test_images=normalise(data["test_x"], practical.dataset), test_y=data["test_y"],
+                    data=data, relabel_seed=relabel_seed)
         early.append(EarlyVerdicts(keep["results"], lambda res: context(res, sandbox.Outcome(returncode=None)),
                                    config, live))
 
@@ -81,18 +83,19 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
 
             keep["plots"] = plots
 
-    try:
+    def run_child(job: Path, base: Path, limits: sandbox.Limits, on_progress, on_start=None) -> sandbox.Outcome:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(job / "home"), "TMPDIR": str(job / "tmp"),
                "PYTHONPATH": str(job / "lib"), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
                "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "MPLBACKEND": "Agg",
                "CUDA_VISIBLE_DEVICES": "", "LANG": "C.UTF-8"}
         hidden = hidden_paths([solution.parent, cache, *map(Path, hide)], base)
         read_only = [p for p in {REPO, Path(sys.prefix).resolve(), Path.home()} if p not in job.parents]
-        outcome = sandbox.run([sys.executable, "-s", str(job / "child.py"), str(job)], workdir=job / "submission",
-                              hidden=hidden, limits=sandbox.Limits(**vars(config.limits)), env=env, uid=uid,
-                              level=level, read_only=sorted(read_only), keep_tmp=base,
-                              on_progress=on_progress, threads=threads,
-                              on_start=start_up)
+        return sandbox.run([sys.executable, "-s", str(job / "child.py"), str(job)], workdir=job / "submission",
+                           hidden=hidden, limits=limits, env=env, uid=uid, level=level, read_only=sorted(read_only),
+                           keep_tmp=base, on_progress=on_progress, threads=threads, on_start=on_start)
+
+    try:
+        outcome = run_child(job, base, sandbox.Limits(**vars(config.limits)), on_progress, start_up)
         res, problem = load_results(keep["results"])
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -143,5 +146,10 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
     result.history = [h for h in history if isinstance(h, dict)] if isinstance(history, list) else []
     if grader_errors:
         result.grader_error = "\n".join(grader_errors)
+    if config.challenge is not None:  # its own child, after the mark: nothing in it can change the mark
+        from . import challenge
+
+        result.challenge = challenge.enter(res, config, practical, handed_in.code, keep["data"], keep["relabel_seed"],
+                                           run_child, threads=threads, uid=uid, regrade=result.inconclusive, live=live)
     result.elapsed_s = round(time.monotonic() - start, 2)
     return result, {"ctx": ctx}

@@ -25,6 +25,14 @@ def _accuracy(results: dict, extra: dict) -> str:
     return "" if extra.get("test_accuracy") is None else f"{extra['test_accuracy']:.4f}"
 
 
+def _challenge(extra: dict) -> str:
+    """The badge, else how the challenge ended ("" without a challenge track)."""
+    challenge = extra.get("challenge")
+    if not isinstance(challenge, dict):
+        return ""
+    return challenge.get("badge") or challenge.get("status", "")
+
+
 # column -> its value from (results.json, its extra_data); the checks' columns follow, one per check
 COLUMNS: dict[str, Callable[[dict, dict], object]] = {
     "mark": lambda results, extra: "" if extra.get("regrade") else extra.get("mark") or "none",
@@ -34,6 +42,7 @@ COLUMNS: dict[str, Callable[[dict, dict], object]] = {
     "seconds": lambda results, extra: results.get("execution_time", ""),
     "variant": lambda results, extra: extra.get("variant") or "",
     "matches_variant": lambda results, extra: extra.get("matches_variant") or "",
+    "challenge": lambda results, extra: _challenge(extra),
 }
 FIELDS = ("submission", "status", *COLUMNS)  # then one column per check, in grading.yml's order
 

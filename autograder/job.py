@@ -49,9 +49,10 @@ def job_folder(code: bytes, practical: Practical, uid: int | None) -> tuple[Path
 
 
 def write_inputs(job: Path, config: Config, practical: Practical, data: dict, cases: list, threads: int,
-                 uid: int | None, relabel_seed: bytes | None = None) -> dict:
+                 uid: int | None, relabel_seed: bytes | None = None, extra: dict | None = None) -> dict:
     """The child's inputs, as job.pt in the job folder, appearing at once (written aside, then renamed):
-    the data, the secret orders and labels, the cases. Returns what the grader keeps of them."""
+    the data, the secret orders and labels, the cases, and `extra` (the challenge's caps, for its own
+    child). Returns what the grader keeps of them."""
     import torch
 
     from .relabel import derangement
@@ -69,6 +70,7 @@ def write_inputs(job: Path, config: Config, practical: Practical, data: dict, ca
         "valid_y": relabel[data["valid_y"]], "test_x": data["test_x"][perm], "patch_x": data["test_x"][:tp.images],
         "probe_x": probe_images(data, practical), "practical": practical.student_facts(),
     }
+    spec.update(extra or {})
     tmp = job / ".job.pt.tmp"
     torch.save(spec, tmp)
     if uid is not None:

@@ -236,14 +236,8 @@ class Context:
                 return canonical.predict(self.weights[0], self.test_images, self.practical).argmax(1), True
         except StudentError:
             pass
-        logits = self.require("evaluate", "test_logits")
-        want = (len(self.perm), self.practical.classes)
-        if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != want:
-            raise StudentError(f"the model's output on the test images has shape "
-                               f"{tuple(getattr(logits, 'shape', ()))}, expected {want}")
-        predicted = torch.empty(len(self.perm), dtype=torch.long)
-        predicted[self.perm] = logits.argmax(1)
-        return predicted, False
+        return predictions_from_logits(self.require("evaluate", "test_logits"), self.perm,
+                                       self.practical.classes), False
 
     @cached_property
     def provenance(self) -> Provenance:
@@ -255,6 +249,18 @@ class Context:
     def accuracy(self) -> tuple[float, bool]:
         """(test accuracy against the labels train() was given, verified)."""
         return self.provenance.given, self.predictions[1]
+
+
+def predictions_from_logits(logits, perm: torch.Tensor, classes: int) -> torch.Tensor:
+    """The class of each test image, in the official order, from the logits a child reported on the test
+    images in the order `perm`; StudentError if they are not one row of `classes` scores per image."""
+    want = (len(perm), classes)
+    if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != want:
+        raise StudentError(f"the model's output on the test images has shape "
+                           f"{tuple(getattr(logits, 'shape', ()))}, expected {want}")
+    predicted = torch.empty(len(perm), dtype=torch.long)
+    predicted[perm] = logits.argmax(1)
+    return predicted
 
 
 def student_message(phase: str, err: dict, practical: Practical) -> str:

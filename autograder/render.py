@@ -138,6 +138,7 @@ def context(practical: spec.Practical, config: Config) -> dict:
         "dropout_pct": f"{p.dropout * 100:g}",
         "filters_word": NUMBER_WORDS.get(len(p.example_filters), str(len(p.example_filters))),
         "budget": config.training.iterations,
+        "challenge": challenge_facts(config),
         "s_plus_pct": f"{config.accuracy.s_plus * 100:g}", "s_pct": f"{config.accuracy.s * 100:g}",
         # the handout quotes accuracies and times measured on the shipped network only (docs/benchmarks.md)
         "benchmarked": benchmarked,
@@ -145,6 +146,16 @@ def context(practical: spec.Practical, config: Config) -> dict:
         "conv_settings": conv_settings, "size_sum": size_sum, "window": window,
         "conv_call": conv_call, "pool_call": pool_call,
     }
+
+
+def challenge_facts(config: Config) -> dict | None:
+    """What the handout says of the challenge track (None: the config has none)."""
+    c = config.challenge
+    if c is None:
+        return None
+    names = [c.badge_name(bar) for bar in c.badges]
+    return {"badges": " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names),
+            "iterations": c.iterations, "max_parameters": c.max_parameters, "wall_seconds": f"{c.wall_seconds:g}"}
 
 
 def environment() -> jinja2.Environment:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from .causes import scrub
 from .config import Config
-from .results import ERROR, GRADER_ERROR, INCONCLUSIVE, PASSED, GradeResult
+from .leaderboard import gradescope_entries
+from .results import ABSENT, ERROR, GRADER_ERROR, INCONCLUSIVE, PASSED, GradeResult
 
 MARK_WORDS = {
     "S+": "S+: a correct and complete solution.",
@@ -19,6 +21,10 @@ REGRADE_WORDS = ("Regrade: the machine was too busy to finish grading this submi
                  "a problem with your code; it will be graded again.")
 STATUS_WORDS = {PASSED: "passed", "failed": "FAILED", ERROR: "ERROR", GRADER_ERROR: "GRADER ERROR",
                 INCONCLUSIVE: "not judged (regrade)"}
+CHALLENGE_HOW = ("The grader scored your challenge model itself, from its outputs on the test images (shown to it "
+                 "in an order the grader kept secret), against the labels train() was given. The parameter count "
+                 "is your model's own, counted inside the sandbox; the seconds are the grader's clock for the "
+                 "whole challenge run. The challenge never changes the mark.")
 KIND_WORDS = {"failed": "failed", ERROR: "your code raised an error or stopped",
               GRADER_ERROR: "the grader failed here, not your code",
               INCONCLUSIVE: "not judged: the machine was too busy"}
@@ -39,7 +45,9 @@ def gradescope(result: GradeResult, config: Config) -> dict:
         tests.append({"name": check.title, "score": 0, "max_score": 0,
                       "status": "passed" if check.passed else "failed",
                       "output": "\n".join(check.messages) or "passed", "visibility": check.visibility})
+    board = gradescope_entries(result.challenge)
     return {
+        **({"leaderboard": board} if board else {}),
         "score": score,
         "execution_time": result.elapsed_s,
         "output": (REGRADE_WORDS if result.inconclusive else f"Mark: {result.mark or 'none'}. " + MARK_WORDS[result.mark])
@@ -53,7 +61,9 @@ def gradescope(result: GradeResult, config: Config) -> dict:
                        "provenance": result.provenance,
                        "child": {k: v for k, v in result.child.items() if not k.endswith("_tail")},
                        "cause": result.cause, "grader_error": result.grader_error, "regrade": result.regrade,
-                       "variant": result.variant, "matches_variant": result.matches_variant},
+                       "variant": result.variant, "matches_variant": result.matches_variant,
+                       "challenge": None if result.challenge is None else asdict(result.challenge),
+                       "experiments": result.experiments},
     }
 
 
@@ -78,10 +88,44 @@ def cause_lines(result: GradeResult) -> list[str]:
     return lines
 
 
+def challenge_md(result: GradeResult) -> list[str]:
+    """The challenge's section (one line when there is no challenge model)."""
+    c = result.challenge
+    if c is None:
+        return []
+    if c.status == ABSENT:
+        return [f"Challenge: {c.reason}"]
+    head = f"**{c.badge} badge**" if c.badge else "**No badge**"
+    lines = ["## Challenge (optional)", "", head + ":", "", *_messages_md([c.reason])]
+    if c.ranked:
+        lines += ["", "| test accuracy | parameters | seconds | optimizer steps |", "| ---: | ---: | ---: | ---: |",
+                  f"| {c.accuracy:.2%} | {c.parameters:,} | {c.seconds:g} | {c.steps:,} |", "", CHALLENGE_HOW]
+    return lines
+
+
+EXPERIMENTS_WORDS = "The experiments table you handed in, as you handed it in: shown, not marked."
+
+
+def experiments_md(table: dict | None) -> list[str]:
+    if table is None:
+        return []
+    lines = ["## Your experiments (not marked)", "", EXPERIMENTS_WORDS]
+    if table["columns"]:
+        def cells(values):
+            return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+        lines += ["", cells(table["columns"]), "| " + " | ".join("---" for _ in table["columns"]) + " |",
+                  *(cells(row) for row in table["rows"])]
+    if table["note"]:
+        lines += ["", f"({table['note']}.)"]
+    return lines
+
+
 def feedback_md(result: GradeResult) -> str:
     lines = [f"# Feedback: {Path(result.submission).name or result.submission}", "",
              f"**{REGRADE_WORDS}**" if result.inconclusive else f"**Mark: {result.mark or 'none'}**. {MARK_WORDS[result.mark]}",
              ""]
+    if result.challenge is not None and result.challenge.badge:
+        lines += [f"**Challenge badge: {result.challenge.badge}** (beside the mark, not part of it)", ""]
     if result.cause:
         lines += [*cause_lines(result), ""]
     if result.test_accuracy is not None:
@@ -97,6 +141,9 @@ def feedback_md(result: GradeResult) -> str:
         for c in failing:
             kind = KIND_WORDS.get(c.status, c.status)
             lines += [f"### {c.title} ({kind})", "", *_messages_md(c.messages), ""]
+    for section in (challenge_md(result), experiments_md(result.experiments)):
+        if section:
+            lines += ["", *section]
     if result.grader_error:
         lines += ["", "> The grader itself hit a problem; this is not your fault, and your instructor will see it."]
     out = scrub(result.child.get("stdout_tail", "")).strip()
@@ -158,6 +205,8 @@ def console_table(result: GradeResult) -> str:
                  f"  ({result.elapsed_s:.0f} s)")
     if result.cause:
         lines.append("Cause: " + result.cause[0].splitlines()[0])
+    if result.challenge is not None:
+        lines.append(f"Challenge: {result.challenge.summary()}")
     if result.grader_error:
         lines.append("GRADER ERROR: " + result.grader_error.splitlines()[0])
     return "\n".join(lines)

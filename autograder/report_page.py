@@ -8,8 +8,8 @@ import re
 import string
 from pathlib import Path
 
-from .report import STATUS_WORDS, mark_words
-from .results import GradeResult
+from .report import CHALLENGE_HOW, EXPERIMENTS_WORDS, STATUS_WORDS, mark_words
+from .results import ABSENT, GradeResult
 
 FIGURE_CAPTIONS = {
     "filters": "The filters of your first convolution, after training.",
@@ -26,6 +26,7 @@ PAGE = string.Template("""<!doctype html>
 body{font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1b1b;max-width:60rem;margin:0 auto;padding:1rem}
 h1{font-size:1.6rem;margin:.4rem 0}h2{font-size:1.25rem;margin:1.6rem 0 .6rem}
 .mark{display:inline-block;padding:.1rem .6rem;border-radius:.3rem;color:#fff;background:#666}
+.badge{display:inline-block;padding:.1rem .6rem;border-radius:.3rem;color:#fff;background:#1a7f37;font-size:1rem;vertical-align:middle}
 .mark-S\\+{background:#1a7f37}.mark-S{background:#9a6700}.mark-none{background:#b3261e}
 table{width:100%;border-collapse:collapse}
 th,td{text-align:left;vertical-align:top;padding:.45rem .6rem;border-bottom:1px solid #ddd}
@@ -37,6 +38,7 @@ pre{margin:.2rem 0 .6rem;padding:.5rem;background:#f5f5f5;border-radius:.3rem;fo
 white-space:pre-wrap;overflow-wrap:anywhere}
 ul.notes li{overflow-wrap:anywhere;margin:.2rem 0}
 code{font-size:.9em;background:#f0f0f0;padding:0 .2rem;border-radius:.2rem}
+.wide{overflow-x:auto}
 figure{margin:1rem 0}
 figure img{display:block;max-width:100%;height:auto}
 figcaption{color:#555;font-size:.9rem;margin-top:.3rem}
@@ -47,6 +49,8 @@ figcaption{color:#555;font-size:.9rem;margin-top:.3rem}
   tr{border-bottom:1px solid #ddd;padding:.3rem 0}
   td{border:0;padding:.15rem 0}
   td:first-child{font-weight:600}
+  .wide thead{display:table-header-group}.wide tr{display:table-row}.wide td{display:table-cell;padding:.3rem}
+  .wide td:first-child{font-weight:400}
 }
 </style></head><body>
 <h1>$heading</h1>
@@ -56,6 +60,7 @@ $accuracy
 $rows
 </tbody></table>
 $notes
+$challenge
 <h2>Figures from your trained model</h2>
 $figures
 <h2>Sandbox</h2>
@@ -78,6 +83,37 @@ def _messages_html(messages: list[str]) -> str:
     return "".join(parts)
 
 
+def challenge_html(result: GradeResult) -> str:
+    """The challenge's section: one line when there is no challenge model, nothing without a challenge track."""
+    c, esc = result.challenge, html.escape
+    if c is None:
+        return ""
+    if c.status == ABSENT:
+        return f"<p class='small'>Challenge: {esc(c.reason)}</p>"
+    head = f"<span class='badge'>{esc(c.badge)} badge</span>" if c.badge else "<strong>No badge</strong>"
+    table = ""
+    if c.ranked:
+        table = ("<div class='wide'><table><thead><tr><th>test accuracy</th><th>parameters</th><th>seconds</th>"
+                 f"<th>optimizer steps</th></tr></thead><tbody><tr><td>{c.accuracy:.2%}</td><td>{c.parameters:,}</td>"
+                 f"<td>{c.seconds:g}</td><td>{c.steps:,}</td></tr></tbody></table></div>"
+                 f"<p class='small'>{esc(CHALLENGE_HOW)}</p>")
+    return f"<h2>Challenge (optional)</h2><p>{head}</p>{_messages_html([c.reason])}{table}"
+
+
+def experiments_html(table: dict | None) -> str:
+    if table is None:
+        return ""
+    esc = html.escape
+    parts = [f"<h2>Your experiments (not marked)</h2><p class='small'>{esc(EXPERIMENTS_WORDS)}</p>"]
+    if table["columns"]:
+        head = "".join(f"<th>{esc(c)}</th>" for c in table["columns"])
+        body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in table["rows"])
+        parts.append(f"<div class='wide'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+    if table["note"]:
+        parts.append(f"<p class='small'>({esc(table['note'])}.)</p>")
+    return "".join(parts)
+
+
 def report_html(result: GradeResult, pngs: dict[str, bytes]) -> str:
     """One self-contained page: the figures are embedded, nothing is fetched, no script runs."""
     esc = html.escape
@@ -93,7 +129,10 @@ def report_html(result: GradeResult, pngs: dict[str, bytes]) -> str:
     return PAGE.substitute(
         title=esc(Path(result.submission).name or result.submission),
         heading="Regrade (inconclusive)" if result.inconclusive else
-        f"Mark: <span class='mark mark-{esc(mark)}'>{esc(mark)}</span>",
+        f"Mark: <span class='mark mark-{esc(mark)}'>{esc(mark)}</span>" + (
+            f" <span class='badge'>{esc(result.challenge.badge)} badge</span>"
+            if result.challenge is not None and result.challenge.badge else ""),
+        challenge=challenge_html(result) + experiments_html(result.experiments),
         mark_words=esc(mark_words(result)),
         accuracy="" if result.test_accuracy is None else f"<p>Test accuracy: {result.test_accuracy:.2%}</p>",
         rows=rows, notes=notes, figures=figures or "<p>No figures: the model did not train far enough.</p>",

@@ -21,6 +21,38 @@ class CheckResult:
         return self.status == PASSED
 
 
+# how the optional challenge ended (ChallengeResult.status)
+BADGE, NO_BADGE = "badge", "no badge"  # scored by the grader: a bar reached, or none
+REFUSED = "refused"  # no score: over a cap, crashed, or not trained on the data it was given
+ABSENT = "absent"  # the submission has no build_challenge_model(): the challenge is optional
+NOT_RUN = "not run"  # the practical's run gave no chance to (cnn.py did not import, or a regrade is due)
+
+
+@dataclass
+class ChallengeResult:
+    """The optional challenge's outcome: a badge beside the mark, never part of it."""
+    status: str  # BADGE, NO_BADGE, REFUSED, ABSENT, NOT_RUN or GRADER_ERROR
+    reason: str = ""  # student-facing: why there is no badge, or how the score was measured
+    badge: str | None = None  # e.g. "99%"
+    accuracy: float | None = None  # on the test images, scored by the grader from the model's logits
+    parameters: int | None = None  # counted inside the sandbox, by the student's own process
+    seconds: float | None = None  # the whole challenge run, by the grader's clock
+    steps: int | None = None  # optimizer steps train() made, as counted inside the sandbox
+    grader_error: str | None = None  # the grader's own failure here (the mark is untouched)
+
+    @property
+    def ranked(self) -> bool:
+        """Whether it has a place on the leaderboard: a score within the caps."""
+        return self.status in (BADGE, NO_BADGE)
+
+    def summary(self) -> str:
+        """One line: the badge and its numbers, or why there is none."""
+        if not self.ranked:
+            return self.reason.splitlines()[0]
+        numbers = f"{self.accuracy:.2%}, {self.parameters:,} parameters, {self.seconds:g} s"
+        return f"{self.badge} badge ({numbers})" if self.badge else f"no badge ({numbers})"
+
+
 @dataclass
 class GradeResult:
     submission: str  # path as given
@@ -40,6 +72,8 @@ class GradeResult:
     matches_variant: str | None = None  # the variant whose parameter shapes the network has, if any
     notes: list[str] = field(default_factory=list)  # about the hand-in: what was taken from a notebook
     regrade: str | None = None  # set when the result is inconclusive (an overloaded machine): why
+    challenge: ChallengeResult | None = None  # None: the config has no challenge track
+    experiments: dict | None = None  # the experiments table handed in, shown and not marked (submission.py)
 
     @property
     def inconclusive(self) -> bool:

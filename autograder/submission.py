@@ -6,13 +6,16 @@ which can be computed without reading the notebook and changes whenever the stud
 """
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assignment.solution import find_solution
+from assignment.solution import EXPERIMENTS, find_solution
 
 NOTEBOOK = ".ipynb"
+MAX_TABLE_BYTES, MAX_TABLE_ROWS, MAX_TABLE_COLUMNS, MAX_CELL = 64 * 1024, 100, 20, 80
 
 
 class SubmissionError(ValueError):
@@ -24,6 +27,7 @@ class HandIn:
     file: Path  # as handed in
     code: bytes  # what is graded as cnn.py
     notes: list[str] = field(default_factory=list)  # for the student: what was taken from a notebook
+    experiments: dict | None = None  # the experiments table handed in beside it (experiments_table)
 
 
 def notebooks_in(folder: Path) -> list[Path]:
@@ -69,12 +73,35 @@ def submission_sha(path: str | Path) -> str | None:
 
 def hand_in(file: Path) -> HandIn:
     """The code to grade as cnn.py: the file's bytes, or a notebook's definitions with notes on the rest."""
+    table = experiments_table(file.with_name(EXPERIMENTS))
     if file.suffix != NOTEBOOK:
-        return HandIn(file, file.read_bytes())
+        return HandIn(file, file.read_bytes(), experiments=table)
     from .notebook import NotebookError, extract_file
 
     try:
         extraction = extract_file(file)
     except NotebookError as err:
         raise SubmissionError(str(err)) from None
-    return HandIn(file, extraction.source.encode(), extraction.notes())
+    return HandIn(file, extraction.source.encode(), extraction.notes(), table)
+
+
+def experiments_table(path: Path) -> dict | None:
+    """The table that `python -m assignment experiments` writes, if one was handed in at `path`: read as
+    text, never run, and cut to a size a report can show. {"columns", "rows", "note"}; None without one."""
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    note = f"only the first {MAX_TABLE_BYTES // 1024} KB were read; " if len(data) > MAX_TABLE_BYTES else ""
+    try:
+        rows = list(csv.reader(io.StringIO(data[:MAX_TABLE_BYTES].decode("utf-8"))))
+    except (UnicodeDecodeError, csv.Error) as err:
+        return {"columns": [], "rows": [], "note": f"{EXPERIMENTS} is not a CSV text file ({err}), so it is not shown"}
+    if not rows:
+        return {"columns": [], "rows": [], "note": f"{EXPERIMENTS} is empty"}
+    header, body = rows[0], rows[1:]
+    keep = [i for i, name in enumerate(header) if name != "run"][:MAX_TABLE_COLUMNS]  # "run" is an id, for resuming
+    if len(body) > MAX_TABLE_ROWS:
+        note += f"only the first {MAX_TABLE_ROWS} of {len(body)} runs are shown; "
+    return {"columns": [header[i][:MAX_CELL] for i in keep],
+            "rows": [[row[i][:MAX_CELL] if i < len(row) else "" for i in keep] for row in body[:MAX_TABLE_ROWS]],
+            "note": note.rstrip("; ")}

@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assignment.solution import EXPERIMENTS
+
 from .gradebook import REGRADE
 from .report_page import FIGURE_CAPTIONS
 
@@ -49,6 +51,7 @@ class GradeTask:
     stop: str | None = None  # name of the Dask Event that asks running grades to stop (Ctrl-C on the client)
     variant: str = "v1"  # the variant of the spec to grade against (the instructor's roster says which)
     alone: bool = False  # graded with every core of its machine, nothing else at once (a regrade)
+    experiments: bytes | None = None  # the experiments table handed in beside the solution, if any
 
 
 @dataclass
@@ -141,6 +144,17 @@ def _run_grade(cmd: list[str], cwd: Path, log, task: GradeTask, threads: int) ->
             return INTERRUPTED
 
 
+def write_submission(task: GradeTask, folder: Path) -> Path:
+    """The submission as handed in, at folder/ENTRY: its solution file, and the experiments table beside it."""
+    entry = folder / task.entry
+    solution = entry / task.solution if task.solution else entry
+    solution.parent.mkdir(parents=True, exist_ok=True)
+    solution.write_bytes(task.source)
+    if task.experiments is not None:
+        solution.with_name(EXPERIMENTS).write_bytes(task.experiments)
+    return entry
+
+
 def grade_task(task: GradeTask) -> TaskResult:
     """Grade one submission on this machine; runs on a Dask worker (or anywhere, for a test)."""
     start = time.monotonic()
@@ -160,10 +174,7 @@ def grade_task(task: GradeTask) -> TaskResult:
     threads = cores if task.alone else max(1, cores // max(1, slots))
     scratch = Path(tempfile.mkdtemp(prefix="cnn-grade-", dir=worker.local_directory if worker else None))
     try:
-        entry = scratch / "class" / task.entry
-        solution = entry / task.solution if task.solution else entry
-        solution.parent.mkdir(parents=True, exist_ok=True)
-        solution.write_bytes(task.source)
+        write_submission(task, scratch / "class")
         (scratch / "grading.yml").write_bytes(task.config)
         out = scratch / "out"
         out.mkdir()

@@ -22,6 +22,8 @@ Sections:
               and the wall time to grade a hang at import under --config (the default grading.yml)
   overhead    the grader's own seconds (stub's whole grade; reference's wall minus training), this checkout
               side by side with --baseline, an earlier revision (short config)
+  challenge   the example challenge submission graded under --config: its badge, the grader's accuracy, the
+              parameters, the challenge run's seconds by the grader's clock, and the practical's mark
 """
 from __future__ import annotations
 
@@ -46,10 +48,11 @@ sys.path.insert(0, str(ROOT))
 from assignment import datasets  # noqa: E402  (needs ROOT on the path; imports no torch)
 RESULTS = ROOT / "benchmarks" / "results"
 HANDOUT = ROOT / "tests" / "catalogue" / "files" / "handout_recipe.py"
+CHALLENGER = ROOT / "tests" / "catalogue" / "files" / "challenge_allconv.py"
 FAST_CONFIG = ROOT / "tests" / "grading-fast.yml"
 CRASH = "import torch\nraise ImportError('a module this submission needs is missing')\n"
 HANG_AT_IMPORT = "import time\ntime.sleep(3600)\n"
-SECTIONS = ("throughput", "accuracy", "grade", "grade-all", "cluster", "stability", "live", "overhead")
+SECTIONS = ("throughput", "accuracy", "grade", "grade-all", "cluster", "stability", "live", "overhead", "challenge")
 BASELINE = "e8ae25f"  # the grader before it started the child first and trimmed its pytest run
 
 
@@ -218,7 +221,8 @@ def grade_once(submission: Path, config: Path, threads: int | None = None) -> di
     extra = results["extra_data"]
     failed = [t["name"] for t in results["tests"] if t.get("status") != "passed" and t["name"] != "Mark"]
     return {"wall": wall, "mark": extra["mark"], "accuracy": extra["test_accuracy"], "failed": failed,
-            "train": extra["child"]["timings"].get("train", 0.0), "child_wall": extra["child"]["wall_s"], **memory}
+            "train": extra["child"]["timings"].get("train", 0.0), "child_wall": extra["child"]["wall_s"],
+            "challenge": extra.get("challenge"), **memory}
 
 
 def _grade(argv: list[str]) -> int:
@@ -478,6 +482,18 @@ def live(args) -> None:
                   "hang_config": str(Path(args.config).resolve().relative_to(ROOT)), "rows": rows, "hang": run})
 
 
+# --------------------------------------------------------------------------- challenge
+def challenge(args) -> None:
+    """The example challenge submission graded --repeats times under --config, each in a fresh process."""
+    runs = [grade_once(CHALLENGER, args.config) for _ in range(args.repeats)]
+    for r in runs:
+        c = r["challenge"] or {}
+        print(f"mark {r['mark']}, challenge {c.get('status')} {c.get('badge')}: accuracy {c.get('accuracy')}, "
+              f"{c.get('parameters')} parameters, {c.get('seconds')} s; whole grade {r['wall']:.1f} s", flush=True)
+    save("challenge", {"repeats": args.repeats, "config": str(Path(args.config).resolve().relative_to(ROOT)),
+                       "submission": str(CHALLENGER.relative_to(ROOT)), "runs": runs})
+
+
 # --------------------------------------------------------------------------- report
 GOALS = {"fast98": 3.0, "fast992": 30.0, "stub": 10.0, "handout": 90.0, "no_training": 10.0, "hang": 90.0,
          "own": 4.0, "stub_whole": 3.0}
@@ -608,6 +624,21 @@ def report(args) -> str:
         rows = {r["submission"]: r["now"] for r in d["rows"]}
         goals["own"], goals["stub_whole"] = rows["reference"]["own"], rows["stub"]["wall"]
 
+    if d := load("challenge"):
+        runs = d["runs"]
+        ranked = [r["challenge"] for r in runs if (r["challenge"] or {}).get("accuracy") is not None]
+        lines += [f"### The challenge ({d['submission']}, {d['repeats']} grade(s), config {d['config']})", "",
+                  "| badges | median test acc. | min test acc. | parameters | challenge run s (grader's clock) | "
+                  "whole grade s | practical's mark |", "|---|---:|---:|---:|---:|---:|---|"]
+        if ranked:
+            lines.append(f"| {', '.join(sorted({str(c['badge']) for c in ranked}))} | "
+                         f"{median([c['accuracy'] for c in ranked]):.2%} | {min(c['accuracy'] for c in ranked):.2%} | "
+                         f"{ranked[0]['parameters']:,} | {median([c['seconds'] for c in ranked]):.1f} | "
+                         f"{median([r['wall'] for r in runs]):.1f} | {', '.join(sorted({str(r['mark']) for r in runs}))} |")
+        else:
+            lines.append(f"| none: {runs[0]['challenge'] and runs[0]['challenge']['reason']} | | | | | | |")
+        lines.append("")
+
     lines += ["### Goals", "",
               f"- reference, 98% test accuracy in <= 3 s of training: {goal(goals.get('fast98'), GOALS['fast98'])}",
               f"- reference, >= 99.2% within 30 s: {goal(goals.get('fast992'), GOALS['fast992'])}",
@@ -697,7 +728,7 @@ def main(argv=None) -> int:
     parser.add_argument("--markdown", help="also write the report to this file")
     args = parser.parse_args(argv)
     run = {"throughput": throughput, "accuracy": accuracy, "grade": grade, "grade-all": grade_all, "cluster": cluster,
-           "stability": stability, "live": live, "overhead": overhead}
+           "stability": stability, "live": live, "overhead": overhead, "challenge": challenge}
     for section in (SECTIONS if "all" in args.sections else args.sections):
         if section in run:
             print(f"== {section}", flush=True)

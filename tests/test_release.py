@@ -28,7 +28,7 @@ STUDENT_FILES = {
     "README.md", "requirements.txt", "pyproject.toml", ".gitignore", ".github/workflows/classroom.yml",
     *(f"assignment/{name}" for name in ("__init__.py", "__main__.py", "cnn.py", "data.py", "datasets.py",
                                         "solution.py", "plots.py", "practical.py", "practical.json", "README.md",
-                                        "practical.ipynb",
+                                        "practical.ipynb", "experiments.py", "experiments.yml",
                                         "tests/__init__.py", "tests/conftest.py", "tests/test_public.py")),
 }
 # Every `uses:` must be one of these, at a major version.
