@@ -129,7 +129,7 @@ def test_the_spec_command_prints_the_table_and_the_variants_without_torch(tmp_pa
 @pytest.mark.parametrize("practical, field", [
     ({"network": {"conv1": {"kernel": -3}}}, r"practical\.network\.conv1\.kernel"),
     ({"network": {"conv1": {"kernel": 30}}}, r"practical\.network\.conv1: its output would be"),
-    ({"dataset": {"name": "cifar10"}}, r"practical\.dataset\.name is 'cifar10'"),
+    ({"dataset": {"name": "imagenet"}}, r"practical\.dataset\.name is 'imagenet'"),
     ({"variants": {"fc1.units": [1024, 0]}}, r"variant v2 \(fc1\.units=0\).*fc1\.units"),
     ({"variants": {"fc1.size": [1, 2]}}, r"practical\.variants: 'fc1\.size' is not a field"),
 ], ids=["negative-kernel", "shrinks-below-1x1", "unknown-dataset", "bad-variant-choice", "unknown-variant-field"])
