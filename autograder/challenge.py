@@ -40,7 +40,8 @@ def challenge_limits(config: Config, threads: int) -> sandbox.Limits:
     """The practical's limits, with the challenge's wall time, and the CPU time its threads could use in it."""
     lim, wall = config.limits, config.challenge.wall_seconds
     return sandbox.Limits(wall_seconds=wall, cpu_seconds=wall * threads, memory_mb=lim.memory_mb,
-                          processes=lim.processes, output_kb=lim.output_kb, phases=dict(lim.phases))
+                          processes=lim.processes, output_kb=lim.output_kb, phases=dict(lim.phases),
+                          idle_seconds=lim.idle_seconds)
 
 
 def enter(res: dict, config: Config, practical: Practical, code: bytes, data: dict, relabel_seed: bytes,
@@ -147,6 +148,9 @@ def crash_message(phase: str, err: dict) -> str:
 def stop_reason(outcome: sandbox.Outcome, phase: str, challenge: Challenge, limits: sandbox.Limits) -> str | None:
     """Why the challenge's child stopped before its end, or None if it got there."""
     during = PHASE_WORDS.get(phase, phase)
+    if outcome.idle_s is not None:
+        return (f"stuck: train() used no CPU for {outcome.idle_s:g} s on the challenge model and was stopped, "
+                f"during {during}")
     if outcome.timed_out:
         said = (f"over the time cap: the challenge run (importing cnn.py, build_challenge_model(), train() for up "
                 f"to {challenge.iterations:,} steps, the test images) took more than its {challenge.wall_seconds:g} s "

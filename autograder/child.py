@@ -221,8 +221,45 @@ def probe_unimplemented(mod, job: dict, rec: Recorder) -> None:
     rec.save()
 
 
-def run_phases(mod, job: dict, rec: Recorder, timed) -> None:
+def train_counted(mod, model, job: dict, rec: Recorder, timed, keep_history: bool) -> None:
+    """The student's train() on the grader's data, every optimizer step counted and reported as it is made."""
     from assignment.data import TensorImages, normalise
+
+    dataset = job["practical"]["spec"]["dataset"]["name"]
+    steps = [0]
+
+    def count_step(*_):
+        steps[0] += 1
+        rec.reporter.steps(steps[0])
+    handle = register_optimizer_step_post_hook(count_step)
+    train_set = TensorImages(normalise(job["train_x"], dataset), job["train_y"], dataset)
+    valid_set = TensorImages(normalise(job["valid_x"], dataset), job["valid_y"], dataset)
+    torch.manual_seed(job["seed"])
+    model.train()
+
+    def train():
+        history = mod.train(model, train_set, valid_set, iterations=job["iterations"],
+                            log_every=job["log_every"])
+        if keep_history:
+            rec.data["history"] = clean_history(history)
+    timed("train", train)
+    handle.remove()
+    rec.data["optimizer_steps"] = steps[0]
+
+
+def test_logits(model, job: dict, rec: Recorder) -> None:
+    """The model's logits on the test images, in the order the grader sent them."""
+    from assignment.data import normalise
+
+    model.eval()
+    images = normalise(job["test_x"], job["practical"]["spec"]["dataset"]["name"])
+    with torch.no_grad():
+        outs = [model(images[i:i + 1000]) for i in range(0, len(images), 1000)]
+    rec.data["test_logits"] = torch.cat([o.detach().float().cpu() for o in outs])
+
+
+def run_phases(mod, job: dict, rec: Recorder, timed) -> None:
+    from assignment.data import normalise
 
     dataset = job["practical"]["spec"]["dataset"]["name"]
     timed("output_shape", lambda: run_output_shape(mod, job["shape_cases"], rec))
@@ -251,24 +288,7 @@ def run_phases(mod, job: dict, rec: Recorder, timed) -> None:
         rec.data["param_shapes_initial"] = [[n, list(p.shape)] for n, p in model.named_parameters()]
     timed("model_io", model_io)
 
-    steps = [0]
-
-    def count_step(*_):
-        steps[0] += 1
-        rec.reporter.steps(steps[0])
-    handle = register_optimizer_step_post_hook(count_step)
-    train_set = TensorImages(normalise(job["train_x"], dataset), job["train_y"], dataset)
-    valid_set = TensorImages(normalise(job["valid_x"], dataset), job["valid_y"], dataset)
-    torch.manual_seed(job["seed"])
-    model.train()
-
-    def train():
-        history = mod.train(model, train_set, valid_set, iterations=job["iterations"],
-                            log_every=job["log_every"])
-        rec.data["history"] = clean_history(history)
-    timed("train", train)
-    handle.remove()
-    rec.data["optimizer_steps"] = steps[0]
+    train_counted(mod, model, job, rec, timed, keep_history=True)
 
     def weights():
         rec.data["params"] = [[n, p.detach().cpu().clone()] for n, p in model.named_parameters()]
@@ -280,13 +300,7 @@ def run_phases(mod, job: dict, rec: Recorder, timed) -> None:
         rec.data["probe_out"] = out.detach().clone() if isinstance(out, torch.Tensor) else describe(out)
     timed("inspect", weights)
 
-    def test_logits():
-        model.eval()
-        images = normalise(job["test_x"], dataset)
-        with torch.no_grad():
-            outs = [model(images[i:i + 1000]) for i in range(0, len(images), 1000)]
-        rec.data["test_logits"] = torch.cat([o.detach().float().cpu() for o in outs])
-    timed("evaluate", test_logits)
+    timed("evaluate", lambda: test_logits(model, job, rec))
 
     def patches():
         model.eval()
@@ -313,9 +327,6 @@ def run_challenge(mod, job: dict, rec: Recorder, timed) -> None:
     """The optional challenge, in a child of its own: build_challenge_model(), trained by the student's
     train() within the step budget, then its logits on the test images (in the grader's secret order).
     The parameter count is this process's claim; the grader checks the caps and scores the logits."""
-    from assignment.data import TensorImages, normalise
-
-    dataset = job["practical"]["spec"]["dataset"]["name"]
     torch.manual_seed(job["seed"])
     model = timed("build_model", lambda: mod.build_challenge_model())
     if not isinstance(model, torch.nn.Module):
@@ -327,30 +338,10 @@ def run_challenge(mod, job: dict, rec: Recorder, timed) -> None:
     rec.data["param_count"] = sum(p.numel() for p in model.parameters())
     if rec.data["param_count"] > job["challenge"]["max_parameters"]:
         return  # refused by the grader whatever it learns: not worth the training time
-    steps = [0]
-
-    def count_step(*_):
-        steps[0] += 1
-        rec.reporter.steps(steps[0])
-    handle = register_optimizer_step_post_hook(count_step)
-    train_set = TensorImages(normalise(job["train_x"], dataset), job["train_y"], dataset)
-    valid_set = TensorImages(normalise(job["valid_x"], dataset), job["valid_y"], dataset)
-    torch.manual_seed(job["seed"])
-    model.train()
-    timed("train", lambda: mod.train(model, train_set, valid_set, iterations=job["iterations"],
-                                     log_every=job["log_every"]))
-    handle.remove()
-    rec.data["optimizer_steps"] = steps[0]
+    train_counted(mod, model, job, rec, timed, keep_history=False)
     if "train" in rec.data["errors"]:
         return
-
-    def test_logits():
-        model.eval()
-        images = normalise(job["test_x"], dataset)
-        with torch.no_grad():
-            outs = [model(images[i:i + 1000]) for i in range(0, len(images), 1000)]
-        rec.data["test_logits"] = torch.cat([o.detach().float().cpu() for o in outs])
-    timed("evaluate", test_logits)
+    timed("evaluate", lambda: test_logits(model, job, rec))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from .spec import Practical, SpecError, enumerate_variants, parse_practical
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "grading.yml"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 # The child's phases that get a small time budget of their own (limits.phases); train() gets the wall limit.
-OPTIONAL_SECTIONS = ("challenge",)  # a config without them has no such track
+OPTIONAL_SECTIONS = ("challenge", "experiments")  # a config without them has no such track
 BUDGETED_PHASES = ("import", "output_shape", "build_model", "model_io", "inspect", "evaluate", "top_patches")
 
 
@@ -63,6 +63,7 @@ class Limits:
     processes: int
     output_kb: int
     phases: dict  # phase -> seconds it may take (BUDGETED_PHASES, each one)
+    idle_seconds: float = 0  # train() blocked this long (no CPU used, none waited for) is stopped; 0: never
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,14 @@ class Challenge:
         """The badge of the highest bar that `accuracy` reaches, or None."""
         reached = [bar for bar in self.badges if accuracy >= bar]
         return self.badge_name(reached[-1]) if reached else None
+
+
+@dataclass(frozen=True)
+class Experiments:
+    """Marking the experiments table handed in beside cnn.py. Without this section the table is shown, unmarked.
+    The grader cannot rerun the table's runs: it marks a complete table, not its numbers."""
+    points: float  # the Gradescope points a complete table earns, beside the mark's (the mark is unchanged)
+    min_runs: int  # the finished runs (rows with a test accuracy) a complete table holds
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,7 @@ class Config:
     marks: dict  # mark -> list of check names, best mark first
     points: dict  # mark -> score
     challenge: Challenge | None = None  # None: grading.yml has no challenge section
+    experiments: Experiments | None = None  # None: a handed-in experiments table is shown, not marked
     path: str = ""
     sha256: str = ""  # of the policy as graded (bases merged in); results.json records it (provenance.py)
 
@@ -183,6 +193,9 @@ def parse_config(raw, where: str = "grading.yml") -> Config:
     if limits.memory_mb < 4096:
         raise ConfigError(f"{where}: limits.memory_mb is {limits.memory_mb}; importing torch needs at least 4096")
     _check_phases(limits, where)
+    if limits.idle_seconds < 0:
+        raise ConfigError(f"{where}: limits.idle_seconds must be a number of seconds, or 0 to never stop train() "
+                          f"for being blocked; got {limits.idle_seconds!r}")
 
     try:
         registered = discover()
@@ -203,7 +216,19 @@ def parse_config(raw, where: str = "grading.yml") -> Config:
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in points.values()):
         raise ConfigError(f"{where}: 'points' must give a number for S+ and for S")
     return Config(practical, variants, training, accuracy, _section(raw, "output_shape", OutputShape, where), patches, limits,
-                  checks, {"S+": list(marks["S+"]), "S": list(marks["S"])}, dict(points), challenge, where)
+                  checks, {"S+": list(marks["S+"]), "S": list(marks["S"])}, dict(points), challenge,
+                  parse_experiments(raw, where), where)
+
+
+def parse_experiments(raw: dict, where: str) -> Experiments | None:
+    """The optional `experiments:` section (absent or null: the table is not marked)."""
+    if raw.get("experiments") is None:
+        return None
+    policy = _section(raw, "experiments", Experiments, where)
+    if policy.points <= 0 or policy.min_runs < 1:
+        raise ConfigError(f"{where}: experiments needs points > 0 and min_runs >= 1 (leave the section out for a "
+                          f"table that is shown, not marked); got points={policy.points!r}, min_runs={policy.min_runs!r}")
+    return policy
 
 
 def parse_challenge(raw: dict, where: str) -> Challenge | None:

@@ -21,6 +21,7 @@ from .caches import DEFAULT_CACHE, grader_data, grader_key, shape_cases
 from .config import Config
 from .hiding import REPO, hidden_paths
 from .job import job_folder, load_results, write_inputs
+from .marking import experiments_verdict
 from .results import GradeResult
 from .spec import enumerate_variants, variant_spec
 from .submission import find_submission, hand_in, submission_sha
@@ -47,7 +48,9 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
         raise NoSubmission(str(err)) from None
     handed_in = hand_in(solution)
     result = GradeResult(str(submission), submission_sha(solution), notes=handed_in.notes, variant=variant,
-                         experiments=handed_in.experiments)
+                         experiments=handed_in.experiments,
+                         experiments_marked=config.experiments and experiments_verdict(handed_in.experiments,
+                                                                                        config.experiments))
     level = sandbox.available_level()
     uid = sandbox.new_uid() if level == "root" else None
     threads = threads or max(1, min(4, len(os.sched_getaffinity(0))))
@@ -136,6 +139,7 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
     result.provenance = provenance.collect(config, threads=threads, test_order_seed=keep["order_seed"])
     result.child = {"returncode": outcome.returncode, "timed_out": outcome.timed_out,
                     "phase_timeout": outcome.phase_timeout, "stopped_in_training": outcome.stopped_in_training,
+                    "idle_s": outcome.idle_s,
                     "progress": outcome.progress,
                     "output_exceeded": outcome.output_exceeded, "phase": res.get("phase"),
                     "wall_s": round(outcome.wall_s, 2), "output_bytes": outcome.output_bytes,

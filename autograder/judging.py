@@ -106,6 +106,10 @@ class Context:
             return (f"regrade: the machine was too busy: train() was still making progress ({of}) when the "
                     f"grader's {wall:g} s limit ran out, but got far less CPU time than it asked for; this is not "
                     "a problem with your code, and it will be graded again")
+        if self.outcome.idle_s is not None:
+            return (f"time limit: train() was stopped after {self.outcome.idle_s:g} s without using any CPU, having "
+                    f"made {of}: it seems stuck waiting (a sleep, input(), a lock, a DataLoader worker); check "
+                    "that nothing in train() waits for something that never comes")
         if why == watch.SLOW:
             return (f"time limit: train() made {of} in {wall:g} s, with all the CPU it asked for: each step "
                     "is too slow; use minibatches of the handout's size and no extra work per step")

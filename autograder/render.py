@@ -26,6 +26,7 @@ from . import spec
 from .config import DEFAULT_CONFIG, Config, load_config
 
 TEMPLATES = Path(__file__).resolve().with_name("templates") / "assignment"
+STABILITY = Path(__file__).resolve().parents[1] / "benchmarks" / "results"  # benchmarks/bench.py stability
 # file in assignment/ -> its template in TEMPLATES (None: written from the spec directly)
 RENDERED = {"README.md": "README.md.j2", "cnn.py": "cnn.py.j2", "practical.ipynb": "practical.ipynb.j2",
             "practical.json": None}
@@ -139,6 +140,8 @@ def context(practical: spec.Practical, config: Config) -> dict:
         "filters_word": NUMBER_WORDS.get(len(p.example_filters), str(len(p.example_filters))),
         "budget": config.training.iterations,
         "challenge": challenge_facts(config),
+        "calibration": calibration(config),
+        "experiments_policy": config.experiments,
         "s_plus_pct": f"{config.accuracy.s_plus * 100:g}", "s_pct": f"{config.accuracy.s * 100:g}",
         # the handout quotes accuracies and times measured on the shipped network only (docs/benchmarks.md)
         "benchmarked": benchmarked,
@@ -146,6 +149,28 @@ def context(practical: spec.Practical, config: Config) -> dict:
         "conv_settings": conv_settings, "size_sum": size_sum, "window": window,
         "conv_call": conv_call, "pool_call": pool_call,
     }
+
+
+def stability_path(dataset: str) -> Path:
+    """Where `bench.py stability` keeps its 20-seed results: stability.json for MNIST, stability-NAME.json else."""
+    return STABILITY / ("stability.json" if dataset == "mnist" else f"stability-{dataset}.json")
+
+
+def calibration(config: Config) -> dict | None:
+    """The handout recipe's accuracies over its training seeds, as `bench.py stability` measured them under a
+    config with this config's network, dataset, budget and S+ bar; None when none was measured."""
+    path = stability_path(config.practical.dataset)
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    measured = load_config(STABILITY.parents[1] / saved["config"])
+    same = (measured.practical == config.practical and measured.training.iterations == config.training.iterations
+            and measured.accuracy.s_plus == config.accuracy.s_plus)
+    row = next((r for r in saved["rows"] if r["submission"] == "handout recipe"), None)
+    if not same or row is None:
+        return None
+    return {"seeds": row["seeds"], "s_plus": row["s_plus"],
+            **{k: f"{row[k] * 100:.2f}" for k in ("min", "median", "max")}}
 
 
 def challenge_facts(config: Config) -> dict | None:

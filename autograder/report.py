@@ -45,6 +45,12 @@ def gradescope(result: GradeResult, config: Config) -> dict:
         tests.append({"name": check.title, "score": 0, "max_score": 0,
                       "status": "passed" if check.passed else "failed",
                       "output": "\n".join(check.messages) or "passed", "visibility": check.visibility})
+    marked = result.experiments_marked
+    if marked:
+        score += marked["earned"]
+        tests.append({"name": "Experiments table", "score": marked["earned"], "max_score": marked["points"],
+                      "status": "passed" if marked["earned"] else "failed", "output": marked["why"],
+                      "visibility": "visible"})
     board = gradescope_entries(result.challenge)
     return {
         **({"leaderboard": board} if board else {}),
@@ -63,7 +69,7 @@ def gradescope(result: GradeResult, config: Config) -> dict:
                        "cause": result.cause, "grader_error": result.grader_error, "regrade": result.regrade,
                        "variant": result.variant, "matches_variant": result.matches_variant,
                        "challenge": None if result.challenge is None else asdict(result.challenge),
-                       "experiments": result.experiments},
+                       "experiments": result.experiments, "experiments_marked": result.experiments_marked},
     }
 
 
@@ -104,18 +110,32 @@ def challenge_md(result: GradeResult) -> list[str]:
 
 
 EXPERIMENTS_WORDS = "The experiments table you handed in, as you handed it in: shown, not marked."
+EXPERIMENTS_MARKED = ("The experiments table you handed in, as you handed it in. It earns points for holding enough "
+                      "finished runs; the grader does not rerun them, and the table never changes the mark.")
 
 
-def experiments_md(table: dict | None) -> list[str]:
-    if table is None:
+def experiments_heading(result: GradeResult) -> tuple[str, str]:
+    """The section's heading and its explanation."""
+    marked = result.experiments_marked
+    if not marked:
+        return "Your experiments (not marked)", EXPERIMENTS_WORDS
+    return f"Your experiments ({marked['earned']:g} of {marked['points']:g} point(s))", EXPERIMENTS_MARKED
+
+
+def experiments_md(result: GradeResult) -> list[str]:
+    table, marked = result.experiments, result.experiments_marked
+    if table is None and not marked:
         return []
-    lines = ["## Your experiments (not marked)", "", EXPERIMENTS_WORDS]
-    if table["columns"]:
+    heading, words = experiments_heading(result)
+    lines = [f"## {heading}", "", words]
+    if marked:
+        lines += ["", *_messages_md([marked["why"]])]
+    if table and table["columns"]:
         def cells(values):
             return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
         lines += ["", cells(table["columns"]), "| " + " | ".join("---" for _ in table["columns"]) + " |",
                   *(cells(row) for row in table["rows"])]
-    if table["note"]:
+    if table and table["note"]:
         lines += ["", f"({table['note']}.)"]
     return lines
 
@@ -141,7 +161,7 @@ def feedback_md(result: GradeResult) -> str:
         for c in failing:
             kind = KIND_WORDS.get(c.status, c.status)
             lines += [f"### {c.title} ({kind})", "", *_messages_md(c.messages), ""]
-    for section in (challenge_md(result), experiments_md(result.experiments)):
+    for section in (challenge_md(result), experiments_md(result)):
         if section:
             lines += ["", *section]
     if result.grader_error:

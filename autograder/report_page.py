@@ -8,7 +8,7 @@ import re
 import string
 from pathlib import Path
 
-from .report import CHALLENGE_HOW, EXPERIMENTS_WORDS, STATUS_WORDS, mark_words
+from .report import CHALLENGE_HOW, STATUS_WORDS, experiments_heading, mark_words
 from .results import ABSENT, GradeResult
 
 FIGURE_CAPTIONS = {
@@ -100,16 +100,20 @@ def challenge_html(result: GradeResult) -> str:
     return f"<h2>Challenge (optional)</h2><p>{head}</p>{_messages_html([c.reason])}{table}"
 
 
-def experiments_html(table: dict | None) -> str:
-    if table is None:
+def experiments_html(result: GradeResult) -> str:
+    table, marked = result.experiments, result.experiments_marked
+    if table is None and not marked:
         return ""
     esc = html.escape
-    parts = [f"<h2>Your experiments (not marked)</h2><p class='small'>{esc(EXPERIMENTS_WORDS)}</p>"]
-    if table["columns"]:
+    heading, words = experiments_heading(result)
+    parts = [f"<h2>{esc(heading)}</h2><p class='small'>{esc(words)}</p>"]
+    if marked:
+        parts.append(_messages_html([marked["why"]]))
+    if table and table["columns"]:
         head = "".join(f"<th>{esc(c)}</th>" for c in table["columns"])
         body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in table["rows"])
         parts.append(f"<div class='wide'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
-    if table["note"]:
+    if table and table["note"]:
         parts.append(f"<p class='small'>({esc(table['note'])}.)</p>")
     return "".join(parts)
 
@@ -132,7 +136,7 @@ def report_html(result: GradeResult, pngs: dict[str, bytes]) -> str:
         f"Mark: <span class='mark mark-{esc(mark)}'>{esc(mark)}</span>" + (
             f" <span class='badge'>{esc(result.challenge.badge)} badge</span>"
             if result.challenge is not None and result.challenge.badge else ""),
-        challenge=challenge_html(result) + experiments_html(result.experiments),
+        challenge=challenge_html(result) + experiments_html(result),
         mark_words=esc(mark_words(result)),
         accuracy="" if result.test_accuracy is None else f"<p>Test accuracy: {result.test_accuracy:.2%}</p>",
         rows=rows, notes=notes, figures=figures or "<p>No figures: the model did not train far enough.</p>",

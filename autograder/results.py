@@ -73,7 +73,8 @@ class GradeResult:
     notes: list[str] = field(default_factory=list)  # about the hand-in: what was taken from a notebook
     regrade: str | None = None  # set when the result is inconclusive (an overloaded machine): why
     challenge: ChallengeResult | None = None  # None: the config has no challenge track
-    experiments: dict | None = None  # the experiments table handed in, shown and not marked (submission.py)
+    experiments: dict | None = None  # the experiments table handed in (submission.py), shown
+    experiments_marked: dict | None = None  # what it earned (marking.experiments_verdict); None: not marked
 
     @property
     def inconclusive(self) -> bool:

@@ -57,6 +57,7 @@ class Limits:
     processes: int
     output_kb: int
     phases: dict = field(default_factory=dict)  # phase -> seconds; only with a progress watch
+    idle_seconds: float = 0  # train() blocked this long is stopped (only with a progress watch); 0: never
 
 
 @dataclass
@@ -71,6 +72,7 @@ class Outcome:
     isolation: dict = field(default_factory=dict)
     phase_timeout: str | None = None  # the phase stopped by its own budget (limits.phases)
     stopped_in_training: str | None = None  # at the wall limit in train(): watch.OVERLOAD, HANG or SLOW
+    idle_s: float | None = None  # train() stopped early, blocked this long (limits.idle_seconds): a HANG
     progress: dict = field(default_factory=dict)  # the last phase and steps reported, the CPU measured
 
     @property
@@ -349,7 +351,8 @@ def _stop_on_signals(end):
 def _watch(proc: subprocess.Popen, progress: watching.Progress, limits: Limits, outcome: Outcome,
            on_progress, threads: int, start: float) -> None:
     """Wait for `proc`, sampling its CPU each second; stop it when a phase passes its budget, and at
-    the wall limit (TimeoutExpired) after saying why train() was still running, if it was."""
+    the wall limit (TimeoutExpired) after saying why train() was still running, if it was, or sooner when
+    train() has been blocked (no CPU used or waited for) for limits.idle_seconds."""
     while True:
         try:
             proc.wait(timeout=1.0)
@@ -363,6 +366,9 @@ def _watch(proc: subprocess.Popen, progress: watching.Progress, limits: Limits, 
         if over:
             outcome.phase_timeout = over
             return
+        if limits.idle_seconds and progress.idle_seconds() >= limits.idle_seconds:
+            outcome.stopped_in_training, outcome.idle_s = watching.HANG, round(progress.idle_seconds(), 1)
+            raise subprocess.TimeoutExpired(proc.args, limits.wall_seconds)
         if now - start >= limits.wall_seconds:
             if progress.phase == "train":
                 outcome.stopped_in_training = progress.stopped_in_training(threads)

@@ -28,6 +28,7 @@ from .config import BUDGETED_PHASES
 KNOWN_PHASES = ("start", *BUDGETED_PHASES, "train", "done")
 MAX_LINE = 200  # a report is short; longer lines are noise and dropped
 STARVED = 0.5  # waiting for a CPU at least this long per second run: the machine was too busy
+IDLE = 0.02  # running or waiting for a CPU less than this share of the time: blocked
 OVERLOAD, HANG, SLOW = "overload", "hang", "slow"
 
 
@@ -88,6 +89,19 @@ class Progress:
         else:
             starved = ran < 0.5 * threads * wall
         return OVERLOAD if starved else SLOW
+
+    def idle_seconds(self) -> float:
+        """How long train() has used no CPU and waited for none: blocked (a sleep, input(), a lock, a worker
+        that never answers), not starved. 0 when the kernel does not say how long it waited for a CPU."""
+        recent = [s for s in self.samples if s.at >= self.phase_since]
+        if self.phase != "train" or len(recent) < 2 or recent[-1].wait_s is None:
+            return 0.0
+        last, since = recent[-1], recent[-1].at
+        for s in reversed(recent[:-1]):
+            if s.wait_s is None or (last.run_s - s.run_s) + (last.wait_s - s.wait_s) > IDLE * (last.at - s.at) + 0.05:
+                break
+            since = s.at
+        return last.at - since
 
     def summary(self) -> dict:
         last = self.samples[-1] if self.samples else None

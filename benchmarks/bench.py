@@ -370,8 +370,10 @@ STABILITY = {"reference": "reference", "handout-recipe": "handout recipe"}  # --
 
 
 def stability_file(dataset: str) -> str:
-    """The stability section's results for a dataset: stability.json for MNIST, stability-NAME.json else."""
-    return "stability" if dataset == "mnist" else f"stability-{dataset}"
+    """The stability section's results for a dataset (the handout quotes them: autograder.render)."""
+    from autograder.render import stability_path
+
+    return stability_path(dataset).stem
 
 
 def handout_recipe(practical, folder: Path) -> Path:

@@ -58,7 +58,7 @@ REFUSALS = {"over_cap": r"over the parameter cap: your challenge model has [\d,]
             "crash": r"crashed: train\(\) on the challenge model raised ValueError: this layer breaks in training"}
 
 
-HANDED_TABLE = "run,name,lr,parameters\nab12,lr=0.001,0.001,70330\ncd34,<b>lr|2</b>,0.002,70330\n"
+HANDED_TABLE = "run,name,lr,parameters,test_accuracy\nab12,lr=0.001,0.001,70330,0.97\ncd34,<b>lr|2</b>,0.002,70330,0.98\n"
 
 
 def source(name: str) -> str:
@@ -220,15 +220,21 @@ def test_the_example_earns_a_badge_scored_by_the_grader(graded):
     assert "80% badge</span>" in page and rows["example"]["challenge"] == "80%"
 
 
-def test_a_handed_in_experiments_table_travels_with_the_task_and_is_shown_unmarked(graded):
+def test_a_handed_in_experiments_table_travels_with_the_task_and_is_marked_beside_the_mark(graded):
+    """grading-challenge.yml marks the table (experiments: 1 point for 2 finished runs); the mark is the practical's."""
     out, _ = graded
     results, feedback, page = reports(out, "example")
     assert results["extra_data"]["experiments"] == {
-        "columns": ["name", "lr", "parameters"], "rows": [["lr=0.001", "0.001", "70330"], ["<b>lr|2</b>", "0.002", "70330"]],
-        "note": ""}
-    assert "## Your experiments (not marked)" in feedback and "| <b>lr\\|2</b> | 0.002 | 70330 |" in feedback
+        "columns": ["name", "lr", "parameters", "test_accuracy"],
+        "rows": [["lr=0.001", "0.001", "70330", "0.97"], ["<b>lr|2</b>", "0.002", "70330", "0.98"]], "note": ""}
+    assert "## Your experiments (1 of 1 point(s))" in feedback and "| <b>lr\\|2</b> | 0.002 | 70330 | 0.98 |" in feedback
     assert "<td>&lt;b&gt;lr|2&lt;/b&gt;</td>" in page and "<b>lr" not in page
-    assert "Your experiments" not in reports(out, "crash")[1]  # a bare file has no folder to hand a table in
+    table = next(t for t in results["tests"] if t["name"] == "Experiments table")
+    assert table["score"] == 1 and results["score"] == sum(t["score"] for t in results["tests"])
+    crash = reports(out, "crash")  # a bare file has no folder to hand a table in: no points, and how to earn them
+    assert "## Your experiments (0 of 1 point(s))" in crash[1] and "no experiments.csv was handed in" in crash[1]
+    mark_test, table_test = (next(t for t in crash[0]["tests"] if t["name"] == n) for n in ("Mark", "Experiments table"))
+    assert table_test["score"] == 0 and crash[0]["score"] == mark_test["score"]
 
 
 @pytest.mark.parametrize("name", list(REFUSALS))

@@ -144,3 +144,93 @@ def test_grade_all_carries_a_table_from_a_folder_but_not_from_a_bare_file(tmp_pa
     assert tasks["ada"].experiments == b"name\nrun\n" and tasks["bob"].experiments is None
     entry = write_submission(tasks["ada"], tmp_path / "scratch")
     assert (entry / "cnn.py").read_text() == "x = 1\n" and (entry / "experiments.csv").read_text() == "name\nrun\n"
+
+
+TABLE_CSV = ("run,name,parameters,test_accuracy\n"
+             "a1,adam,1103539,0.981\nb2,sgd,1103539,0.95\nc3,broken,1103539,\nd4,bad,1103539,nan-ish\n")
+
+
+def marked_result(folder: Path, table_text: str | None, policy):
+    """A graded S+ result with this table handed in, as grade.py makes it under an `experiments:` policy."""
+    from autograder.marking import experiments_verdict
+    from autograder.results import GradeResult
+    from autograder.submission import experiments_table
+
+    if table_text is not None:
+        (folder / "experiments.csv").write_text(table_text)
+    table = experiments_table(folder / "experiments.csv")
+    return GradeResult("cnn.py", "0" * 64, mark="S+", experiments=table,
+                       experiments_marked=experiments_verdict(table, policy) if policy else None)
+
+
+def config_with_experiments(section):
+    from autograder.config import DEFAULT_CONFIG, load_raw, parse_config
+
+    raw = load_raw(DEFAULT_CONFIG)
+    raw["experiments"] = section
+    return parse_config(raw)
+
+
+@pytest.mark.parametrize("section, words", [
+    ({"points": 0, "min_runs": 2}, "points > 0"), ({"points": 1, "min_runs": 0}, "min_runs >= 1"),
+    ({"points": 1}, "lacks min_runs"), ({"points": 1, "min_runs": 2, "rows": 3}, "unknown key"),
+    ({"points": "one", "min_runs": 2}, "must be float")])
+def test_a_malformed_experiments_section_is_refused(section, words):
+    from autograder.config import ConfigError
+
+    with pytest.raises(ConfigError, match=words):
+        config_with_experiments(section)
+
+
+def test_without_the_section_a_table_is_shown_and_scores_nothing(tmp_path):
+    from autograder.config import load_config
+    from autograder.report import feedback_md, gradescope
+
+    config = load_config()
+    assert config.experiments is None
+    result = marked_result(tmp_path, TABLE_CSV, config.experiments)
+    out = gradescope(result, config)
+    assert out["score"] == config.points["S+"] and "Experiments table" not in [t["name"] for t in out["tests"]]
+    assert "## Your experiments (not marked)" in feedback_md(result)
+
+
+@pytest.mark.parametrize("min_runs, earned, words", [
+    (2, 1, "2 finished run(s), at least the 2 asked for"),
+    (3, 0, "2 finished run(s) (rows with a test_accuracy between 0 and 1), fewer than the 3 asked for")])
+def test_a_marked_table_earns_its_points_beside_an_unchanged_mark(min_runs, earned, words, tmp_path):
+    from autograder.report import feedback_md, gradescope
+    from autograder.report_page import report_html
+
+    config = config_with_experiments({"points": 1, "min_runs": min_runs})
+    result = marked_result(tmp_path, TABLE_CSV, config.experiments)
+    out = gradescope(result, config)
+    table_test = next(t for t in out["tests"] if t["name"] == "Experiments table")
+    assert (table_test["score"], table_test["max_score"]) == (earned, 1) and words in table_test["output"]
+    assert out["score"] == sum(t["score"] for t in out["tests"]) == config.points["S+"] + earned
+    assert out["extra_data"]["mark"] == "S+"
+    heading = f"Your experiments ({earned} of 1 point(s))"
+    assert f"## {heading}" in feedback_md(result) and heading in report_html(result, {})
+
+
+def test_a_marked_table_not_handed_in_says_how_to_make_one(tmp_path):
+    from autograder.report import feedback_md, gradescope
+
+    config = config_with_experiments({"points": 2, "min_runs": 4})
+    result = marked_result(tmp_path, None, config.experiments)
+    assert gradescope(result, config)["score"] == config.points["S+"]
+    assert "no experiments.csv was handed in" in feedback_md(result) and "earns 2 point(s)" in feedback_md(result)
+
+
+def test_the_handout_says_when_the_table_is_marked(tmp_path):
+    import yaml
+
+    from autograder.config import load_config, load_raw
+    from autograder.render import render_files
+
+    raw = load_raw(Path(__file__).resolve().parents[1] / "grading.yml")
+    raw["experiments"] = {"points": 1, "min_runs": 4}
+    (tmp_path / "marked.yml").write_text(yaml.safe_dump(raw))
+    config = load_config(tmp_path / "marked.yml")
+    handout = render_files(config.practical, config)["README.md"]
+    assert "a table of at least 4 finished runs earns 1 point(s) beside your mark" in " ".join(handout.split())
+    assert "the grading report shows it, unmarked" not in " ".join(handout.split())

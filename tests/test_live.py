@@ -76,6 +76,17 @@ def test_why_train_was_still_running(samples, threads, expected):
     assert progress_with(samples).stopped_in_training(threads) == expected
 
 
+@pytest.mark.parametrize("samples, expected", [
+    ([(t, 5, 2.0 + 0.001 * t, 1.0) for t in range(31)], 30),  # blocked for all 30 s: a sleep, a lock
+    ([(t, 5, min(t, 10) * 1.0, 0.0) for t in range(31)], 20),  # ran for 10 s, then blocked
+    ([(t, 5, 0.01 * t, 0.9 * t) for t in range(31)], 0),  # starved: waiting for a CPU is not being blocked
+    ([(t, 10 * t, 1.0 * t, 0.0) for t in range(31)], 0),  # training
+    ([(t, 5, 2.0, None) for t in range(31)], 0),  # no schedstat: starved and blocked look alike, so never
+], ids=["blocked", "blocked-after-running", "starved", "training", "no-schedstat"])
+def test_how_long_train_has_been_blocked(samples, expected):
+    assert progress_with(samples).idle_seconds() == pytest.approx(expected)
+
+
 def test_reports_that_are_not_well_formed_change_nothing():
     p = Progress(started=0.0, phase_since=0.0)
     for line in [b"not json", b"[1]", b'{"phase": "nonsense"}', b'{"steps": "9"}', b'{"steps": true}',
@@ -134,6 +145,21 @@ def test_train_that_never_steps_gets_no_mark_and_one_message(tmp_path, kind):
     assert code == 0 and results["extra_data"]["mark"] is None and not results["extra_data"]["regrade"]
     assert child["stopped_in_training"] == HANG and child["progress"]["steps"] == 0
     assert feedback.count("it seems stuck") == 1 and "regrade" not in feedback.lower()
+
+
+def test_a_blocked_train_is_stopped_by_the_idle_limit_long_before_the_wall(tmp_path):
+    sub = tmp_path / "cnn.py"
+    sub.write_text(REFERENCE.replace("def train(", "def _unused(") + NEVER_STEPS["sleeping"])
+    cfg = config(tmp_path, wall=240)
+    raw = yaml.safe_load(cfg.read_text())
+    raw["limits"]["idle_seconds"] = 3
+    cfg.write_text(yaml.safe_dump(raw, sort_keys=False))
+    code, _, _, results, feedback = grade(sub, tmp_path / "out", cfg, "--threads", "1")
+    extra = results["extra_data"]
+    assert code == 0 and extra["mark"] is None and not extra["regrade"]
+    assert extra["child"]["stopped_in_training"] == HANG and 3 <= extra["child"]["idle_s"] < 10
+    assert extra["child"]["wall_s"] < 60  # the wall limit is 240 s
+    assert feedback.count("without using any CPU") == 1 and feedback.count("it seems stuck") == 1
 
 
 def test_starved_correct_submission_gets_regrade_and_early_verdicts_stream(tmp_path):
@@ -235,3 +261,10 @@ def test_grade_all_regrades_a_submission_starved_by_a_busy_machine(tmp_path):
     assert results.stat().st_mtime > retry_at  # graded again after the retry was announced
     book = (out / "gradebook.csv").read_text()
     assert "alice,regrade,," in book or "alice,graded," in book
+
+
+def test_a_negative_idle_limit_is_refused():
+    raw = load_raw(FAST)
+    raw["limits"]["idle_seconds"] = -1
+    with pytest.raises(ConfigError, match="limits.idle_seconds"):
+        parse_config(raw)
