@@ -108,13 +108,13 @@ def view(report: Path, screen: str, screenshot: Path | None = None) -> View:
     return View(screen, got["client_width"], got["scroll_width"], got["too_wide"], images, errors)
 
 
-def grade_short(submissions: dict[str, Path], folder: Path, out: Path) -> dict[str, Path]:
-    """Grade each submission (name -> file) under the short config with grade-all; name -> its report folder."""
+def grade_short(submissions: dict[str, Path], folder: Path, out: Path, config: Path = FAST) -> dict[str, Path]:
+    """Grade each submission (name -> file) under `config` with grade-all; name -> its report folder."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, file in submissions.items():
         shutil.copy(file, folder / f"{name}{file.suffix}")
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(folder), "--out", str(out),
-                           "--jobs", "2", "--config", str(FAST)], cwd=ROOT, capture_output=True, text=True,
+                           "--jobs", "2", "--config", str(config)], cwd=ROOT, capture_output=True, text=True,
                           timeout=900)
     if proc.returncode != 0:
         raise RuntimeError(f"grade-all failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")

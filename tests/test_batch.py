@@ -12,14 +12,12 @@ import yaml
 from autograder.config import load_raw
 
 ROOT = Path(__file__).resolve().parents[1]
-HANG = "def train(model, train_set, valid_set, **kwargs):\n    while True:\n        pass\n"
+HANG = "def train(model, train_set, valid_set, **kwargs):\n    import time\n    time.sleep(3600)\n"
 
 
 def tiny_config(tmp_path) -> Path:
-    raw = load_raw(ROOT / "tests" / "grading-fast.yml")
-    raw["training"].update(iterations=100, log_every=50)
-    raw["accuracy"].update(s_plus=0.3, s=0.1)
-    raw["limits"].update(wall_seconds=180, cpu_seconds=30)  # the hanging victim spins: the CPU limit ends it
+    raw = load_raw(ROOT / "tests" / "grading-tiny.yml")
+    raw["limits"].update(wall_seconds=180, idle_seconds=5)  # the hanging victim sleeps: the idle limit ends it
     path = tmp_path / "tiny.yml"
     path.write_text(yaml.safe_dump(raw))
     return path

@@ -1,6 +1,6 @@
 """A notebook hand-in is graded exactly like its cnn.py, without running its top-level training.
 
-One `grade-all --jobs 2` under the short config (tests/grading-fast.yml) grades three hand-ins: the
+One `grade-all --jobs 2` under the shortest config (tests/grading-tiny.yml) grades three hand-ins: the
 handout-recipe submission as a .py, the same code as a notebook (cells, markdown, a magic, a shell
 escape and a top-level training loop), and a notebook without build_model and train.
 """
@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = ROOT / "tests" / "grading-fast.yml"
+TINY = ROOT / "tests" / "grading-tiny.yml"
 RECIPE = ROOT / "tests" / "catalogue" / "files" / "handout_recipe.py"
 
 
@@ -75,7 +75,7 @@ def graded(tmp_path_factory):
     nbformat.write(recipe_notebook(marker), folder / "recipe_nb.ipynb")
     nbformat.write(partial_notebook(), folder / "partial.ipynb")
     cmd = [sys.executable, "-m", "autograder", "grade-all", str(folder), "--out", str(out), "--jobs", "2",
-           "--config", str(FAST)]
+           "--config", str(TINY)]
     first = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     with open(out / "gradebook.csv") as f:

@@ -22,7 +22,7 @@ from autograder.config import load_config, load_raw, resolved_yaml
 from autograder.otter_zip import ok_test_files
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = ROOT / "tests" / "grading-fast.yml"
+CONFIG = ROOT / "tests" / "grading-tiny.yml"  # the pipeline, not the marks: the shortest budget
 IGNORE_OTTERS_WARNINGS = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 # A submission that, run in otter's kernel, would make every check's doctest print what it expects.
 PRINT_PATCH = '''
@@ -34,7 +34,7 @@ builtins.print = lambda *args, **kwargs: sys.stdout.write("passed\\n")
 @pytest.fixture(scope="module")
 def otter_zip(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("otter") / "autograder.zip"
-    proc = subprocess.run([sys.executable, "-m", "autograder", "otter", str(out), "--config", str(FAST)], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "autograder", "otter", str(out), "--config", str(CONFIG)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return out
@@ -53,7 +53,7 @@ def otter_run(zip_path: Path, submission: Path, out: Path, mnist_root: Path) -> 
 def our_grade(submission: Path, out: Path, mnist_root: Path) -> dict:
     env = {**os.environ, "MNIST_ROOT": str(mnist_root)}
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submission), "--out", str(out),
-                           "--config", str(FAST)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+                           "--config", str(CONFIG)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads((out / "results.json").read_text())
 
@@ -62,7 +62,7 @@ def otter_outcomes(results: dict) -> tuple[dict[str, bool], str | None]:
     """({check: passed}, mark) from otter's results: a test passed when all its cases did."""
     passed = {t["name"]: t["output"].startswith(f"{t['name']} results: All test cases passed!")
               for t in results["tests"]}
-    points = load_config(FAST).points
+    points = load_config(CONFIG).points
     score = sum(t["score"] for t in results["tests"])
     mark = next((m for m, p in points.items() if score == p), None) if score else None
     assert passed.pop("mark") == (mark == "S+")
@@ -79,7 +79,7 @@ def submission(tmp_path: Path, source: str) -> Path:
 # --- the zip ---------------------------------------------------------------------------------------
 
 def test_one_test_per_check_and_one_for_the_mark():
-    config = load_config(FAST)
+    config = load_config(CONFIG)
     files = ok_test_files(config)
     assert list(files) == [f"check_{i}_{name}.py" for i, name in enumerate(config.checks, 1)] + ["mark.py"]
     for name, spec in config.checks.items():
@@ -95,7 +95,7 @@ def test_one_test_per_check_and_one_for_the_mark():
 def test_otter_reads_the_mark_test_as_grading_yml_scores_it(tmp_path):
     from otter.test_files import OKTestFile
 
-    config = load_config(FAST)
+    config = load_config(CONFIG)
     path = tmp_path / "mark.py"
     path.write_text(ok_test_files(config)["mark.py"])
     test = OKTestFile.from_file(str(path))
@@ -108,7 +108,7 @@ def test_zip_carries_the_grader_and_no_solution(otter_zip):
         names = set(zf.namelist())
         texts = {n: zf.read(n).decode() for n in names}
     assert {"run_autograder", "setup.sh", "environment.yml", "otter_config.json", "run_otter.py"} <= names
-    assert yaml.safe_load(texts["grading.yml"]) == load_raw(FAST)  # self-contained: its base merged in
+    assert yaml.safe_load(texts["grading.yml"]) == load_raw(CONFIG)  # self-contained: its base merged in
     checks = {f"autograder/checks/{p.name}" for p in (ROOT / "autograder" / "checks").iterdir() if p.is_file()}
     assert checks <= names and "autograder/__main__.py" in names
     assert {f"assignment/{n}" for n in ("__init__.py", "data.py", "solution.py", "plots.py")} <= names
@@ -139,7 +139,7 @@ out.mkdir(parents=True)
 @pytest.fixture()
 def graded(tmp_path):
     """otter's layout, AG/submission/cnn.py and AG/source, with a stand-in for `python -m autograder`."""
-    config = load_config(FAST)
+    config = load_config(CONFIG)
     checks = {name: "passed" for name in config.checks} | {"top_patches": "failed"}
     results = {"extra_data": {"checks": checks, "mark": "S"}, "output": "Mark: S.",
                "tests": [{"name": config.checks["top_patches"].title, "output": "patch 3 is off by one row"}]}
@@ -147,7 +147,7 @@ def graded(tmp_path):
     (source / "autograder").mkdir(parents=True)
     (source / "autograder" / "__init__.py").write_text("")
     (source / "autograder" / "__main__.py").write_text(FAKE_GRADER % json.dumps(results))
-    (source / "grading.yml").write_text(resolved_yaml(FAST))
+    (source / "grading.yml").write_text(resolved_yaml(CONFIG))
     (tmp_path / "submission").mkdir()
     return tmp_path
 
@@ -215,4 +215,4 @@ def test_otter_run_on_the_reference_matches_grade(otter_zip, tmp_path, mnist_roo
     passed, mark = otter_outcomes(results)
     assert passed == {name: status == "passed" for name, status in ours["checks"].items()}
     assert mark == ours["mark"] == "S+", results["output"]
-    assert sum(t["score"] for t in results["tests"]) == load_config(FAST).points["S+"]
+    assert sum(t["score"] for t in results["tests"]) == load_config(CONFIG).points["S+"]

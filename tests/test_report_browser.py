@@ -30,7 +30,7 @@ def chromium():
 @pytest.fixture(scope="module")
 def reports(chromium, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("reports")
-    return browser.grade_short(SUBMISSIONS, tmp / "class", tmp / "out")
+    return browser.grade_short(SUBMISSIONS, tmp / "class", tmp / "out", ROOT / "tests" / "grading-tiny.yml")
 
 
 @pytest.fixture(scope="module")

@@ -17,15 +17,14 @@ from autograder.marking import mark_for
 from autograder.results import FAILED, PASSED, CheckResult
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = ROOT / "tests" / "grading-fast.yml"
+TINY = ROOT / "tests" / "grading-tiny.yml"
 HANDOUT = ROOT / "tests" / "catalogue" / "files" / "handout_recipe.py"
 VARIANT_B = {"conv1": {"filters": 32, "kernel": 10}, "fc1": {"units": 512}}
 
 
 def config_file(tmp_path: Path, name: str, **override) -> Path:
-    """tests/grading-fast.yml with `override` on top, and a budget small enough for a quick grade."""
-    text = {"base": str(FAST), "training": {"iterations": 100, "log_every": 50},
-            "accuracy": {"s_plus": 0.3, "s": 0.1}, **override}
+    """tests/grading-tiny.yml (a budget small enough for a quick grade) with `override` on top."""
+    text = {"base": str(TINY), **override}
     path = tmp_path / name
     path.write_text(yaml.safe_dump(text))
     return path
@@ -98,14 +97,14 @@ def test_a_bad_roster_is_refused_before_anything_is_graded(tmp_path, capsys, tex
 
 
 def test_an_unknown_variant_is_refused(tmp_path, capsys):
-    code = cli.main(["grade", str(HANDOUT), "--out", str(tmp_path / "out"), "--config", str(FAST),
+    code = cli.main(["grade", str(HANDOUT), "--out", str(tmp_path / "out"), "--config", str(TINY),
                      "--variant", "v2"])
     assert code == 2 and "unknown variant 'v2'; this spec has v1" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
 def test_another_variants_network_never_earns_s_plus():
-    config = load_config(FAST)
+    config = load_config(TINY)
     checks = [CheckResult(name, name, PASSED) for name in config.checks]
     assert mark_for(checks, config) == "S+"
     assert mark_for(checks, config, other_variant="v1") == "S"
@@ -134,7 +133,7 @@ def test_the_spec_command_prints_the_table_and_the_variants_without_torch(tmp_pa
     ({"variants": {"fc1.size": [1, 2]}}, r"practical\.variants: 'fc1\.size' is not a field"),
 ], ids=["negative-kernel", "shrinks-below-1x1", "unknown-dataset", "bad-variant-choice", "unknown-variant-field"])
 def test_a_malformed_spec_is_refused_at_load_naming_the_field(practical, field):
-    raw = load_raw(FAST)
+    raw = load_raw(TINY)
     raw["practical"] = merged(raw["practical"], practical)
     with pytest.raises(ConfigError, match=field):
         parse_config(raw)
