@@ -1,7 +1,8 @@
 """Every catalogue submission gets its expected mark, with its phrase in the feedback.
 
 The whole catalogue is graded once, by `grade-all --jobs 2` under the short-budget config
-(tests/grading-fast.yml); each entry is then its own test.
+(tests/grading-fast.yml), but for the entries whose verdict does not depend on how far training gets
+(`budget: tiny`), graded by another `grade-all` under tests/grading-tiny.yml; each entry is then its own test.
 """
 import csv
 import json
@@ -24,40 +25,45 @@ pytestmark = pytest.mark.slow  # grades about sixty submissions: several minutes
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Materialise every entry into one class folder and grade it; yield (out dir, gradebook rows)."""
+    """Materialise the entries into one class folder per budget and grade each with its config; yield
+    (name -> the entry's report folder, gradebook rows of both)."""
     for entry in ENTRIES:
         for marker in build.markers(entry):
             marker.unlink(missing_ok=True)
-    folder = tmp_path_factory.mktemp("class")
-    for entry in ENTRIES:
-        build.materialise(entry, folder / entry["name"])
-    out = tmp_path_factory.mktemp("graded")
-    start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(folder), "--out", str(out),
-                           "--jobs", "2", "--config", str(FAST)], capture_output=True, text=True, cwd=ROOT)
-    print(f"graded {len(ENTRIES)} submissions in {time.monotonic() - start:.0f} s")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    with open(out / "gradebook.csv") as f:
-        rows = {r["submission"]: r for r in csv.DictReader(f)}
-    yield out, rows
+    folders, rows = {}, {}
+    for budget, config in build.BUDGETS.items():
+        entries = [e for e in ENTRIES if e["budget"] == budget]
+        folder = tmp_path_factory.mktemp(f"class-{budget}")
+        for entry in entries:
+            build.materialise(entry, folder / entry["name"])
+        out = tmp_path_factory.mktemp(f"graded-{budget}")
+        start = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(folder), "--out", str(out),
+                               "--jobs", "2", "--config", str(config)], capture_output=True, text=True, cwd=ROOT)
+        print(f"graded {len(entries)} submissions under {config.name} in {time.monotonic() - start:.0f} s")
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        with open(out / "gradebook.csv") as f:
+            rows.update({r["submission"]: r for r in csv.DictReader(f)})
+        folders.update({e["name"]: out / "submissions" / e["name"] for e in entries})
+    yield folders, rows
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["name"] for e in ENTRIES])
 def test_entry_gets_its_mark_and_phrase(graded, entry):
-    out, rows = graded
+    folders, rows = graded
     row = rows[entry["name"]]
     assert row["status"] == "graded", row
-    feedback = (out / "submissions" / entry["name"] / "feedback.md").read_text()
+    feedback = (folders[entry["name"]] / "feedback.md").read_text()
     expected = entry["mark"] or "none"
     assert row["mark"] == expected, f"{entry['why']}\n--- feedback ---\n{feedback}"
     assert entry["phrase"] in feedback.lower(), f"{entry['phrase']!r} not in feedback:\n{feedback}"
 
 
 def test_gradebook_is_complete(graded):
-    out, rows = graded
+    folders, rows = graded
     assert sorted(rows) == sorted(e["name"] for e in ENTRIES)
     for name in rows:
-        results = json.loads((out / "submissions" / name / "results.json").read_text())
+        results = json.loads((folders[name] / "results.json").read_text())
         assert results["score"] == sum(t["score"] for t in results["tests"])
 
 
@@ -75,8 +81,8 @@ SHARED = ("not run:", "not counted:")  # pointers to the one cause: the same wor
 
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if e["kind"] != "variant"], ids=lambda e: e["name"])
 def test_each_cause_is_said_once_and_no_job_path_leaks(graded, entry):
-    out, _ = graded
-    folder = out / "submissions" / entry["name"]
+    folders, _ = graded
+    folder = folders[entry["name"]]
     feedback = (folder / "feedback.md").read_text()
     results = json.loads((folder / "results.json").read_text())
     for text in (feedback, json.dumps(results)):

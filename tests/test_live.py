@@ -136,7 +136,7 @@ def test_hang_at_import_is_stopped_by_its_budget_and_named_once(tmp_path):
     assert "if __name__ ==" in feedback
 
 
-@pytest.mark.parametrize("kind", sorted(NEVER_STEPS))
+@pytest.mark.parametrize("kind", ["busy"])  # a sleeping one is stopped sooner, by the idle limit (below)
 def test_train_that_never_steps_gets_no_mark_and_one_message(tmp_path, kind):
     sub = tmp_path / "cnn.py"
     sub.write_text(REFERENCE.replace("def train(", "def _unused(") + NEVER_STEPS[kind])

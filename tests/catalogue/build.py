@@ -19,6 +19,9 @@ BASES = {"handout": FILES / "handout_recipe.py", "stub": ROOT / "assignment" / "
 KINDS = ("variant", "mistake", "attack")
 MARKS = ("S+", "S", None)
 REQUIRED = {"name", "kind", "base", "edits", "mark", "phrase", "why"}
+# The config the catalogue test grades an entry under (key `budget`, default fast): tiny is for entries whose
+# verdict does not depend on how far training gets, so that they train for 100 steps instead of 300.
+BUDGETS = {"fast": ROOT / "tests" / "grading-fast.yml", "tiny": ROOT / "tests" / "grading-tiny.yml"}
 # Files an attack creates only if the grader or its sandbox failed; the grading test asserts they never appear.
 MARKER_PREFIXES = ("/tmp/cnn-grader-pwned-", "/tmp/cnn-grader-daemon-")
 
@@ -32,9 +35,9 @@ def _check_entry(raw, index: int, seen: set) -> dict:
     if not isinstance(raw, dict):
         raise CatalogueError(f"{where}: expected a mapping, got {type(raw).__name__}")
     where = f"{CATALOGUE.name} entry {index} ({raw.get('name', '?')})"
-    unknown, missing = set(raw) - REQUIRED, REQUIRED - set(raw)
+    unknown, missing = set(raw) - REQUIRED - {"budget"}, REQUIRED - set(raw)
     if unknown:
-        raise CatalogueError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(REQUIRED)}")
+        raise CatalogueError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(REQUIRED | {'budget'})}")
     if missing:
         raise CatalogueError(f"{where}: missing key(s) {sorted(missing)}")
     name = raw["name"]
@@ -69,11 +72,15 @@ def _check_entry(raw, index: int, seen: set) -> dict:
             raise CatalogueError(f"{where}: edit {k} must be exactly {{old: text, new: text}} with non-empty old")
     if raw["kind"] in ("variant", "mistake") and base == "handout" and not edits:
         raise CatalogueError(f"{where}: a {raw['kind']} based on the handout recipe needs at least one edit")
+    if raw.setdefault("budget", "fast") not in BUDGETS:
+        raise CatalogueError(f"{where}: budget must be one of {sorted(BUDGETS)}, got {raw['budget']!r}")
+    if raw["kind"] == "variant" and raw["budget"] != "fast":
+        raise CatalogueError(f"{where}: a variant's S+ is worth something only at the fast budget's bars")
     return dict(raw)
 
 
 def entries(path: Path = CATALOGUE) -> list[dict]:
-    """Every catalogue entry, validated; keys: name, kind, base, edits, mark, phrase, why."""
+    """Every catalogue entry, validated; keys: name, kind, base, edits, mark, phrase, why, budget."""
     raw = yaml.safe_load(Path(path).read_text())
     if not isinstance(raw, list) or not raw:
         raise CatalogueError(f"{path}: expected a non-empty list of entries")
