@@ -155,13 +155,16 @@ def stop_reason(outcome: sandbox.Outcome, phase: str, challenge: Challenge, limi
         said = (f"over the time cap: the challenge run (importing cnn.py, build_challenge_model(), train() for up "
                 f"to {challenge.iterations:,} steps, the test images) took more than its {challenge.wall_seconds:g} s "
                 f"on the grading machine, and was stopped during {during}")
-        if outcome.stopped_in_training == watch.OVERLOAD:
+        if outcome.overloaded:
             said += ("; the machine was busy at the time (train() got far less CPU than it asked for), so ask "
                      "your instructor for a regrade")
         return said
     if outcome.phase_timeout:
-        return (f"over time: {PHASE_WORDS.get(outcome.phase_timeout, outcome.phase_timeout)} took more than its "
+        said = (f"over time: {PHASE_WORDS.get(outcome.phase_timeout, outcome.phase_timeout)} took more than its "
                 f"{limits.phases.get(outcome.phase_timeout, 0):g} s and was stopped")
+        if outcome.overloaded:
+            said += "; the machine was busy at the time (it waited longer for a CPU than it ran), so ask for a regrade"
+        return said
     if outcome.output_exceeded:
         return f"crashed: it printed more than {limits.output_kb} KB and was stopped, during {during}"
     if phase == "done":

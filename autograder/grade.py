@@ -25,7 +25,6 @@ from .marking import experiments_verdict
 from .results import GradeResult
 from .spec import enumerate_variants, variant_spec
 from .submission import find_submission, hand_in, submission_sha
-from .watch import OVERLOAD
 
 
 class NoSubmission(Exception):
@@ -122,7 +121,7 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
         for check in result.checks:
             if check.name not in early.verdicts:
                 live.verdict(check)
-    if outcome.timed_out and outcome.stopped_in_training == OVERLOAD:
+    if outcome.overloaded:
         result.regrade = ctx.death()
     try:
         result.matches_variant = ctx.matching_variant
@@ -138,7 +137,8 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
     result.isolation = outcome.isolation
     result.provenance = provenance.collect(config, threads=threads, test_order_seed=keep["order_seed"])
     result.child = {"returncode": outcome.returncode, "timed_out": outcome.timed_out,
-                    "phase_timeout": outcome.phase_timeout, "stopped_in_training": outcome.stopped_in_training,
+                    "phase_timeout": outcome.phase_timeout, "phase_starved": outcome.phase_starved,
+                    "stopped_in_training": outcome.stopped_in_training,
                     "idle_s": outcome.idle_s,
                     "progress": outcome.progress,
                     "output_exceeded": outcome.output_exceeded, "phase": res.get("phase"),

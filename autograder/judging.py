@@ -78,6 +78,10 @@ class Context:
         if self.res.get("phase") == "done" and not (o.timed_out or o.output_exceeded):
             return None
         lim = self.config.limits
+        if o.phase_timeout and o.phase_starved:
+            return (f"regrade: the machine was too busy: {PHASE_WORDS.get(o.phase_timeout, o.phase_timeout)} took "
+                    f"more than its {lim.phases.get(o.phase_timeout, 0):g} s, but waited longer for a CPU than it ran; "
+                    "this is not a problem with your code, and it will be graded again")
         if o.phase_timeout:
             said = (f"time limit: {PHASE_WORDS.get(o.phase_timeout, o.phase_timeout)} took more than its "
                     f"{lim.phases.get(o.phase_timeout, 0):g} s and was stopped")
@@ -158,7 +162,7 @@ class Context:
             if errors.get(name):
                 raise StudentError(student_message(name, errors[name], self.practical))
         if key not in self.res:
-            if self.outcome.timed_out and self.outcome.stopped_in_training == watch.OVERLOAD:
+            if self.outcome.overloaded:
                 raise Inconclusive(self.death())
             if cause:
                 raise StudentError(cause.not_run)

@@ -71,9 +71,16 @@ class Outcome:
     output_bytes: int = 0
     isolation: dict = field(default_factory=dict)
     phase_timeout: str | None = None  # the phase stopped by its own budget (limits.phases)
+    phase_starved: bool = False  # ... while it waited for a CPU more than it ran: the machine was too busy
     stopped_in_training: str | None = None  # at the wall limit in train(): watch.OVERLOAD, HANG or SLOW
     idle_s: float | None = None  # train() stopped early, blocked this long (limits.idle_seconds): a HANG
     progress: dict = field(default_factory=dict)  # the last phase and steps reported, the CPU measured
+
+    @property
+    def overloaded(self) -> bool:
+        """Stopped by a time limit while the machine was too busy to give the code its CPU: inconclusive."""
+        return (self.timed_out and self.stopped_in_training == watching.OVERLOAD) or (
+            self.phase_timeout is not None and self.phase_starved)
 
     @property
     def signal(self) -> int | None:
@@ -364,7 +371,7 @@ def _watch(proc: subprocess.Popen, progress: watching.Progress, limits: Limits, 
         del progress.samples[:-600]  # ten minutes of samples are enough to judge the end by
         over = progress.over_budget(limits.phases, now)
         if over:
-            outcome.phase_timeout = over
+            outcome.phase_timeout, outcome.phase_starved = over, progress.starved()
             return
         if limits.idle_seconds and progress.idle_seconds() >= limits.idle_seconds:
             outcome.stopped_in_training, outcome.idle_s = watching.HANG, round(progress.idle_seconds(), 1)

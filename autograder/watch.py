@@ -90,6 +90,15 @@ class Progress:
             starved = ran < 0.5 * threads * wall
         return OVERLOAD if starved else SLOW
 
+    def starved(self) -> bool:
+        """Whether the current phase's threads waited for a CPU at least STARVED times as long as they ran:
+        the machine, not the code, was slow. False when the kernel does not say how long they waited."""
+        recent = [s for s in self.samples if s.at >= self.phase_since or self.phase == "start"]
+        if len(recent) < 2 or recent[0].wait_s is None or recent[-1].wait_s is None:
+            return False
+        ran, waited = recent[-1].run_s - recent[0].run_s, recent[-1].wait_s - recent[0].wait_s
+        return waited >= STARVED * max(ran, 0.0) and waited > 0
+
     def idle_seconds(self) -> float:
         """How long train() has used no CPU and waited for none: blocked (a sleep, input(), a lock, a worker
         that never answers), not starved. 0 when the kernel does not say how long it waited for a CPU."""

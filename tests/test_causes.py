@@ -95,3 +95,10 @@ def test_fixes_recognised_from_the_error():
     assert "torch.flatten(x, 1)" in fixes("RuntimeError", "mat1 and mat2 shapes cannot be multiplied (1x51200)")
     assert "missing: train" in fixes("AttributeError", "module 'assignment.cnn' has no attribute 'train'")
     assert fixes("ValueError", "bad value") == ""
+
+
+def test_a_phase_stopped_on_a_starved_machine_is_a_regrade_not_the_student_s():
+    starved = context({"phase": "import", "errors": {}}, outcome=Outcome(-9, phase_timeout="import", phase_starved=True))
+    assert starved.death().startswith("regrade: the machine was too busy: importing cnn.py took more than its")
+    plain = context({"phase": "import", "errors": {}}, outcome=Outcome(-9, phase_timeout="import"))
+    assert plain.death().startswith("time limit: importing cnn.py took more than its") and not plain.outcome.overloaded

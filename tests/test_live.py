@@ -268,3 +268,19 @@ def test_a_negative_idle_limit_is_refused():
     raw["limits"]["idle_seconds"] = -1
     with pytest.raises(ConfigError, match="limits.idle_seconds"):
         parse_config(raw)
+
+
+@pytest.mark.parametrize("samples, expected", [
+    ([(t, 0, 0.3 * t, 0.9 * t) for t in range(31)], True),  # waited three times what it ran: a busy machine
+    ([(t, 0, 1.0 * t, 0.05 * t) for t in range(31)], False),  # had the CPU: the code itself was slow
+    ([(t, 0, 0.0, 0.0) for t in range(31)], False),  # blocked: neither ran nor waited
+    ([(t, 0, 0.3 * t, None) for t in range(31)], False),  # no schedstat: cannot tell, so the student's
+], ids=["starved", "slow", "blocked", "no-schedstat"])
+def test_a_phase_over_its_budget_on_a_starved_machine_is_inconclusive(samples, expected):
+    from autograder.sandbox import Outcome
+
+    progress = progress_with(samples)
+    progress.phase = "import"
+    assert progress.starved() is expected
+    outcome = Outcome(returncode=-9, phase_timeout="import", phase_starved=progress.starved())
+    assert outcome.overloaded is expected
