@@ -163,7 +163,8 @@ def stop_reason(outcome: sandbox.Outcome, phase: str, challenge: Challenge, limi
         said = (f"over time: {PHASE_WORDS.get(outcome.phase_timeout, outcome.phase_timeout)} took more than its "
                 f"{limits.phases.get(outcome.phase_timeout, 0):g} s and was stopped")
         if outcome.overloaded:
-            said += "; the machine was busy at the time (it waited longer for a CPU than it ran), so ask for a regrade"
+            said += ("; the machine was busy at the time (it waited for a CPU at least half as long as it ran), "
+                     "so ask for a regrade")
         return said
     if outcome.output_exceeded:
         return f"crashed: it printed more than {limits.output_kb} KB and was stopped, during {during}"

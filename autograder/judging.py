@@ -80,8 +80,8 @@ class Context:
         lim = self.config.limits
         if o.phase_timeout and o.phase_starved:
             return (f"regrade: the machine was too busy: {PHASE_WORDS.get(o.phase_timeout, o.phase_timeout)} took "
-                    f"more than its {lim.phases.get(o.phase_timeout, 0):g} s, but waited longer for a CPU than it ran; "
-                    "this is not a problem with your code, and it will be graded again")
+                    f"more than its {lim.phases.get(o.phase_timeout, 0):g} s, while waiting for a CPU at least half as "
+                    "long as it ran; this is not a problem with your code, and it will be graded again")
         if o.phase_timeout:
             said = (f"time limit: {PHASE_WORDS.get(o.phase_timeout, o.phase_timeout)} took more than its "
                     f"{lim.phases.get(o.phase_timeout, 0):g} s and was stopped")
