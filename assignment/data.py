@@ -80,12 +80,13 @@ def normalise(pixels: torch.Tensor, dataset: str | None = None) -> torch.Tensor:
     """uint8 (N, H, W) or (N, C, H, W) -> float32 (N, C, H, W), scaled to [0, 1] then standardised with
     the dataset's per-channel mean and std."""
     d = info(dataset)
-    x = pixels.float() / 255.0
+    x = pixels.to(torch.float32, copy=True)  # one new tensor, then the same arithmetic in place: a few times faster
     if x.ndim == 3:
         x = x.unsqueeze(1)  # (N, 1, H, W)
+    x.div_(255.0)
     if len(d.mean) == 1:
-        return (x - d.mean[0]) / d.std[0]
-    return (x - torch.tensor(d.mean).view(1, -1, 1, 1)) / torch.tensor(d.std).view(1, -1, 1, 1)
+        return x.sub_(d.mean[0]).div_(d.std[0])
+    return x.sub_(torch.tensor(d.mean).view(1, -1, 1, 1)).div_(torch.tensor(d.std).view(1, -1, 1, 1))
 
 
 def data_root(dataset: str | None = None, root: str | os.PathLike | None = None) -> Path:

@@ -7,6 +7,7 @@ was too busy) or GRADER_FAILED.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -190,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--variant", default=None, help="the student's variant of the spec, e.g. v2 (default: v1, "
                    "the spec as written; `spec` lists them)")
     common(g)
-    g.set_defaults(run=cmd_grade)
+    g.set_defaults(run=cmd_grade, exit_now=True)
 
     a = sub.add_parser("grade-all", help="grade every submission in a folder and write gradebook.csv")
     a.add_argument("folder", help="one entry per student: a cnn.py file or a folder (repo) holding one")
@@ -256,10 +257,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, exit_now: bool = False) -> int:
+    """Run the command `argv` asks for and return its exit code. With `exit_now` (the command line, not a
+    caller in Python), a command that declares it has nothing left to clean up ends the process at once:
+    `grade`, whose sandbox is ended and reports written, would spend about 0.4 s more in the interpreter's
+    teardown with torch loaded."""
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        code = args.run(args)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        code = 2
+    if exit_now and getattr(args, "exit_now", False):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

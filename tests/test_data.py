@@ -109,6 +109,20 @@ def test_normalised_training_images_are_standardised(splits):
     assert abs(splits.train.images.std().item() - 1) < 0.01
 
 
+@pytest.mark.parametrize("dataset, shape", [("mnist", (5, 28, 28)), ("cifar10", (5, 3, 32, 32))])
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_normalise_is_the_formula_and_leaves_its_input_alone(dataset, shape, dtype):
+    # normalise works in place on its own copy: the pixels given, even float ones, stay as they were
+    pixels = torch.randint(0, 256, shape, generator=torch.Generator().manual_seed(0)).to(dtype)
+    before = pixels.clone()
+    d = datasets.get(dataset)
+    x = pixels.float() / 255.0
+    x = x.unsqueeze(1) if x.ndim == 3 else x
+    expected = (x - torch.tensor(d.mean).view(1, -1, 1, 1)) / torch.tensor(d.std).view(1, -1, 1, 1)
+    assert torch.equal(data.normalise(pixels, dataset), expected)
+    assert torch.equal(pixels, before)
+
+
 # ---------------------------------------------------------------------------------------------------
 # downloading, from a local mirror
 

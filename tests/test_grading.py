@@ -53,6 +53,8 @@ def test_stub_gets_no_mark_and_feedback_names_each_function(tmp_path):
     for name in ("output_shape()", "build_model()", "train()", "top_patches()"):
         assert f"{name} is not implemented yet" in feedback
     assert "Mark: none" in proc.stdout
+    # the command ends without the interpreter's teardown: what it printed last still arrives whole
+    assert proc.stdout.endswith(f"Reports in {tmp_path}/: results.json, feedback.md, report.html\n")
 
 
 def test_results_json_score_matches_tests_and_visibility_comes_from_config(tmp_path):
