@@ -524,17 +524,21 @@ def stability_files() -> list[str]:
 
 def report(args) -> str:
     lines, goals = ["## Results", ""], {}
-    machines = {d["machine"] for s in [*SECTIONS, *stability_files()] if (d := load(s))}
-    lines += [f"Machine: {m}" for m in sorted(machines)] + [""]
+    machines = sorted({d["machine"] for s in [*SECTIONS, *stability_files()] if (d := load(s))})
+    names = {m: f"machine {chr(ord('A') + i)}" for i, m in enumerate(machines)}
+
+    def on(d) -> str:  # which machine a section ran on, where the sections come from more than one
+        return f", {names[d['machine']]}" if len(machines) > 1 else ""
+    lines += [f"{'M' + names[m][1:] if len(machines) > 1 else 'Machine'}: {m}" for m in machines] + [""]
 
     if d := load("throughput"):
-        lines += [f"### Training throughput (images/s, median of {d['repeats']})", "",
+        lines += [f"### Training throughput (images/s, median of {d['repeats']}{on(d)})", "",
                   "| batch | handout's loop | reference's loop | ratio |", "|---:|---:|---:|---:|"]
         lines += [f"| {r['batch']} | {r['handout']:.0f} | {r['reference']:.0f} | {r['ratio']:.2f}x |" for r in d["rows"]]
         lines += ["", "Handout's loop: plain Adam, contiguous weights. Reference's: fused Adam, channels_last weights.", ""]
 
     if d := load("accuracy"):
-        lines += [f"### Time to accuracy (training seconds, median of {d['repeats']} seeds)", "",
+        lines += [f"### Time to accuracy (training seconds, median of {d['repeats']} seeds{on(d)})", "",
                   "| recipe | iterations x batch | training s | median test acc. | min test acc. |",
                   "|---|---:|---:|---:|---:|"]
         for r in d["fast"]:
@@ -557,7 +561,7 @@ def report(args) -> str:
         lines.append("")
 
     if d := load("grade"):
-        lines += [f"### `python -m autograder grade`, end to end (median of {d['repeats']}+, config {d['config']})", "",
+        lines += [f"### `python -m autograder grade`, end to end (median of {d['repeats']}+, config {d['config']}{on(d)})", "",
                   "| submission | mark | wall s | of which training s | everything else s | grader peak MB | child peak MB |",
                   "|---|---|---:|---:|---:|---:|---:|"]
         for r in d["rows"]:
@@ -569,7 +573,7 @@ def report(args) -> str:
         lines.append("")
 
     if d := load("grade-all"):
-        lines += [f"### `grade-all` (median of {d['repeats']}, config {d['config']})", "",
+        lines += [f"### `grade-all` (median of {d['repeats']}, config {d['config']}{on(d)})", "",
                   "| jobs | submissions | wall s | submissions per hour |", "|---:|---:|---:|---:|"]
         lines += [f"| {r['jobs']} | {r['submissions']} | {r['wall']:.0f} | {r['per_hour']:.0f} |" for r in d["rows"]]
         if len(d["rows"]) == 2:
@@ -580,7 +584,7 @@ def report(args) -> str:
 
     if d := load("cluster"):
         lines += [f"### `grade-all --scheduler` on a Dask cluster on this machine (median of {d['repeats']}, "
-                  f"config {d['config']})", "",
+                  f"config {d['config']}{on(d)})", "",
                   "| Dask workers | submissions | wall s | submissions per hour | worker-seconds per submission | "
                   "KB of reports returned per submission |", "|---:|---:|---:|---:|---:|---:|"]
         lines += [f"| {r['workers']} | {r['submissions']} | {r['wall']:.0f} | {r['per_hour']:.0f} | "
@@ -594,14 +598,14 @@ def report(args) -> str:
     for name in stability_files():
         d = load(name)
         title = datasets.get(d.get("dataset", "mnist")).title
-        lines += [f"### Stability of the mark on {title} (config {d['config']}, one seed per grade)", "",
+        lines += [f"### Stability of the mark on {title} (config {d['config']}, one seed per grade{on(d)})", "",
                   "| submission | S+ | min acc. | median acc. | max acc. | margin above the S+ bar |", "|---|---:|---:|---:|---:|---:|"]
         lines += [f"| {r['submission']} | {r['s_plus']}/{r['seeds']} | {r['min']:.2%} | {r['median']:.2%} | "
                   f"{r['max']:.2%} | {r['margin'] * 100:+.2f} points |" for r in d["rows"]]
         lines.append("")
 
     if d := load("live"):
-        lines += [f"### Answers as they come (median of {d['repeats']}, config {d['config']})", "",
+        lines += [f"### Answers as they come (median of {d['repeats']}, config {d['config']}{on(d)})", "",
                   "| submission | checks needing no training, s | whole grade, s |", "|---|---:|---:|"]
         lines += [f"| {r['submission']} | {r['no_training']:.1f} | {r['wall']:.1f} |" for r in d["rows"]]
         h = d["hang"]
@@ -612,7 +616,7 @@ def report(args) -> str:
 
     if d := load("overhead"):
         lines += [f"### The grader's own seconds, side by side with {d['baseline']} (median of {d['repeats']}, "
-                  f"config {d['config']})", "",
+                  f"config {d['config']}{on(d)})", "",
                   "| submission | baseline wall s | baseline own s | now wall s | now own s | own: now / baseline |",
                   "|---|---:|---:|---:|---:|---:|"]
         for r in d["rows"]:
@@ -629,7 +633,7 @@ def report(args) -> str:
     if d := load("challenge"):
         runs = d["runs"]
         ranked = [r["challenge"] for r in runs if (r["challenge"] or {}).get("accuracy") is not None]
-        lines += [f"### The challenge ({d['submission']}, {d['repeats']} grade(s), config {d['config']})", "",
+        lines += [f"### The challenge ({d['submission']}, {d['repeats']} grade(s), config {d['config']}{on(d)})", "",
                   "| badges | median test acc. | min test acc. | parameters | challenge run s (grader's clock) | "
                   "whole grade s | practical's mark |", "|---|---:|---:|---:|---:|---:|---|"]
         if ranked:
