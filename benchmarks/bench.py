@@ -525,11 +525,11 @@ def stability_files() -> list[str]:
 def report(args) -> str:
     lines, goals = ["## Results", ""], {}
     machines = sorted({d["machine"] for s in [*SECTIONS, *stability_files()] if (d := load(s))})
-    names = {m: f"machine {chr(ord('A') + i)}" for i, m in enumerate(machines)}
+    letter = {m: f" {chr(ord('A') + i)}" if len(machines) > 1 else "" for i, m in enumerate(machines)}
 
     def on(d) -> str:  # which machine a section ran on, where the sections come from more than one
-        return f", {names[d['machine']]}" if len(machines) > 1 else ""
-    lines += [f"{'M' + names[m][1:] if len(machines) > 1 else 'Machine'}: {m}" for m in machines] + [""]
+        return f", machine{letter[d['machine']]}" if len(machines) > 1 else ""
+    lines += [f"Machine{letter[m]}: {m}" for m in machines] + [""]
 
     if d := load("throughput"):
         lines += [f"### Training throughput (images/s, median of {d['repeats']}{on(d)})", "",
