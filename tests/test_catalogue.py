@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.results import ABSENT
 from catalogue import build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +74,19 @@ def test_no_attack_left_a_trace(graded):
     ps = subprocess.run(["ps", "-eo", "uid=,args="], capture_output=True, text=True).stdout.splitlines()
     strays = [line for line in ps if int(line.split()[0]) >= 200_000]
     assert not strays, f"sandboxed processes survived: {strays}"
+
+
+def test_the_class_leaderboard_puts_the_challenger_above_the_correct_variants(graded):
+    # the short-budget class holds every correct variant and the example challenge submission: only the
+    # example is ranked, and each variant follows, unranked, as not entered (it has no challenge model)
+    folders, _ = graded
+    with open(folders["challenge_allconv"].parents[1] / "leaderboard.csv") as f:
+        board = list(csv.DictReader(f))
+    assert (board[0]["rank"], board[0]["submission"], board[0]["badge"]) == ("1", "challenge_allconv", "90%")
+    variants = sorted(e["name"] for e in ENTRIES if e["kind"] == "variant" and e["name"] != "challenge_allconv")
+    listed = [r for r in board if r["submission"] in variants]
+    assert [r["submission"] for r in listed] == variants  # unranked rows follow by name
+    assert all(r["rank"] == "" and r["status"] == ABSENT for r in listed), listed
 
 
 JOB_PATH = re.compile(r"cnn-grader-\w+/|/submission/cnn\.py")
