@@ -193,9 +193,12 @@ def test_ctrl_c_stops_the_cluster_and_keeps_finished_rows(config, tmp_path, grou
     build.materialise(build.by_name("stub"), folder / "a_stub")
     build.materialise(build.by_name("handout_recipe"), folder / "b_handout")
     out = tmp_path / "out"
+    # Ctrl-C as a terminal delivers it: a test run started in the background (`pytest &`, some CI runners)
+    # passes SIGINT on ignored, and a grade-all started so rightly ignores it, as background jobs do
     run = subprocess.Popen([sys.executable, "-m", "autograder", "grade-all", str(folder), "--out", str(out),
                             "--config", str(config), "--jobs", "2"],
-                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def stub_done():
         try:
