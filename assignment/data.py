@@ -84,8 +84,6 @@ def normalise(pixels: torch.Tensor, dataset: str | None = None) -> torch.Tensor:
     if x.ndim == 3:
         x = x.unsqueeze(1)  # (N, 1, H, W)
     x.div_(255.0)
-    if len(d.mean) == 1:
-        return x.sub_(d.mean[0]).div_(d.std[0])
     return x.sub_(torch.tensor(d.mean).view(1, -1, 1, 1)).div_(torch.tensor(d.std).view(1, -1, 1, 1))
 
 
