@@ -89,14 +89,15 @@ def _run(config: Config, practical: Practical, code: bytes, data: dict, relabel_
             live.close()
     data_labels = data["test_y"]
     result = judge(res, problem, outcome, challenge, limits, keep["perm"], data_labels, keep["relabel"],
-                   practical.classes)
+                   practical.classes, keep["canaries"].test_y, config.accuracy.canaries)
     if live is not None:
         live.note(f"challenge: {result.summary()}")
     return result
 
 
 def judge(res: dict, problem: str | None, outcome: sandbox.Outcome, challenge: Challenge, limits: sandbox.Limits,
-          perm: torch.Tensor, test_labels: torch.Tensor, relabel: torch.Tensor, classes: int) -> ChallengeResult:
+          perm: torch.Tensor, test_labels: torch.Tensor, relabel: torch.Tensor, classes: int,
+          canary_labels: torch.Tensor | None = None, canary_bar: float = 0.0) -> ChallengeResult:
     """The challenge's outcome from what its child returned: the caps first, then the grader's own score."""
     seconds = round(outcome.wall_s, 1)
     count = res.get("param_count")
@@ -126,7 +127,9 @@ def judge(res: dict, problem: str | None, outcome: sandbox.Outcome, challenge: C
         predicted = predictions_from_logits(res.get("test_logits"), perm, classes)
     except StudentError as err:
         return refused(f"no score: {err}")
-    scored = provenance(predicted, test_labels, relabel)
+    n = len(test_labels)  # the dataset's test images come first, the canaries (canaries.py) after them
+    canaries = None if canary_labels is None else (predicted[n:], canary_labels)
+    scored = provenance(predicted[:n], test_labels, relabel, canaries, canary_bar, challenge.badges[0])
     if scored.trained_elsewhere:
         return refused(scored.message())
     badge = challenge.badge_for(scored.given)

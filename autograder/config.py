@@ -40,6 +40,7 @@ class Accuracy:
     s_plus: float
     s: float
     provisional: str = ""  # where bars not yet calibrated come from; the handout quotes it
+    canaries: float = 0.5  # share of the secret canary images a model that counts must classify (canaries.py); 0: off
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,8 @@ def parse_config(raw, where: str = "grading.yml") -> Config:
     if not 0 <= accuracy.s <= accuracy.s_plus <= 1:
         raise ConfigError(f"{where}: need 0 <= accuracy.s <= accuracy.s_plus <= 1, got s={accuracy.s}, "
                           f"s_plus={accuracy.s_plus}")
+    if not 0 <= accuracy.canaries <= 1:
+        raise ConfigError(f"{where}: need 0 <= accuracy.canaries <= 1, got {accuracy.canaries}")
     patches = _section(raw, "top_patches", TopPatches, where)
     n_filters = min(p.conv1.filters for p in enumerate_variants(practical, variants).values())
     if not patches.filters or not all(type(f) is int and 0 <= f < n_filters for f in patches.filters):

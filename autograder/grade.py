@@ -61,7 +61,7 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
 
         return Context(config, practical, res, outcome, keep["cases"], keep["probe"], keep["test_images"],
                        keep["test_y"], keep["perm"], keep["test_images"][:config.top_patches.images],
-                       variant=variant, variants=variants, relabel=keep["relabel"],
+                       variant=variant, variants=variants, relabel=keep["relabel"], canaries=keep["canaries"],
                        source=handed_in.code.decode(errors="replace"))
 
     def start_up():  # while the child starts: the heavy imports, the data, and the child's inputs

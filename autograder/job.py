@@ -52,22 +52,41 @@ def write_inputs(job: Path, config: Config, practical: Practical, data: dict, ca
                  uid: int | None, relabel_seed: bytes | None = None, extra: dict | None = None) -> dict:
     """The child's inputs, as job.pt in the job folder, appearing at once (written aside, then renamed):
     the data, the secret orders and labels, the cases, and `extra` (the challenge's caps, for its own
-    child). Returns what the grader keeps of them."""
+    child). Returns what the grader keeps of them.
+
+    Nothing public tells the child which image is which: the training and validation images come in a
+    secret order with secretly relabelled classes (relabel.py) and secret canaries among them
+    (canaries.py); the test images, canaries among them too, in another secret order."""
     import torch
 
+    from .canaries import draw
     from .relabel import derangement
 
     order_seed = secrets.randbits(62)  # fresh for every grading; recorded once the child has ended
-    perm = torch.randperm(len(data["test_y"]), generator=torch.Generator().manual_seed(order_seed))
+    secret = relabel_seed if relabel_seed is not None else secrets.token_bytes(32)
     relabel = derangement(practical.classes, relabel_seed)  # the child learns relabel[real class]
+    canaries = draw(tuple(data["train_x"].shape[1:]), practical.classes, len(data["train_y"]), secret)
+    mixed = torch.Generator().manual_seed(int.from_bytes(secret[:8], "big") >> 1)
+
+    def shuffled(x, y, extra_x, extra_y):  # the images with the canaries among them, in a secret order
+        x, y = torch.cat([x, extra_x]), torch.cat([relabel[y], extra_y])
+        order = torch.randperm(len(y), generator=mixed)
+        return x[order], y[order]
+
+    n_valid = len(canaries.train_y) * len(data["valid_y"]) // len(data["train_y"])
+    train_x, train_y = shuffled(data["train_x"], data["train_y"], canaries.train_x, canaries.train_y)
+    valid_x, valid_y = shuffled(data["valid_x"], data["valid_y"], canaries.train_x[:n_valid],
+                                canaries.train_y[:n_valid])
+    test_x = torch.cat([data["test_x"], canaries.test_x])
+    perm = torch.randperm(len(test_x), generator=torch.Generator().manual_seed(order_seed))
     tp = config.top_patches
     spec = {
         "solution": str(job / "submission" / "cnn.py"), "results_name": f"res-{secrets.token_hex(8)}.pt",
         "threads": threads, "seed": config.training.seed, "iterations": config.training.iterations,
         "log_every": config.training.log_every, "filters": list(tp.filters), "k": tp.k,
         "shape_cases": [{k: v for k, v in c.items() if k != "expected"} for c in cases],
-        "train_x": data["train_x"], "train_y": relabel[data["train_y"]], "valid_x": data["valid_x"],
-        "valid_y": relabel[data["valid_y"]], "test_x": data["test_x"][perm], "patch_x": data["test_x"][:tp.images],
+        "train_x": train_x, "train_y": train_y, "valid_x": valid_x, "valid_y": valid_y,
+        "test_x": test_x[perm], "patch_x": data["test_x"][:tp.images],
         "probe_x": probe_images(data, practical), "practical": practical.student_facts(),
     }
     spec.update(extra or {})
@@ -77,7 +96,7 @@ def write_inputs(job: Path, config: Config, practical: Practical, data: dict, ca
         os.chown(tmp, uid, uid)
     os.replace(tmp, job / "job.pt")
     return {"perm": perm, "relabel": relabel, "results": job / spec["results_name"], "probe": spec["probe_x"],
-            "order_seed": order_seed}
+            "order_seed": order_seed, "canaries": canaries}
 
 
 def probe_images(sets: dict, practical: Practical) -> torch.Tensor:

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from assignment.data import normalise
 
 from . import canonical, sandbox, watch
 from .config import Config
 from .causes import (DATA_ERRORS, PHASE_ORDER, Cause, error_fixes, loads_data, same_cause, scrub, script_fix,
                      top_level_calls, uses_cuda, where)
+from .canaries import Canaries
 from .relabel import Provenance, provenance
 from .results import ERROR, FAILED, GRADER_ERROR, INCONCLUSIVE, PASSED, CheckResult
 from .spec import Practical, differences
@@ -68,6 +70,7 @@ class Context:
     variant: str = "v1"  # the id of `practical` among the config's variants
     variants: dict = field(default_factory=dict)  # id -> Practical: every variant of the config
     relabel: torch.Tensor | None = None  # the child learnt relabel[real class] (relabel.py); None: the identity
+    canaries: Canaries | None = None  # secret images among the child's data (canaries.py), after test_images
     source: str = ""  # the submitted cnn.py, read (never run) to recognise fixes
     notes: list = field(default_factory=list)
 
@@ -241,7 +244,10 @@ class Context:
         theirs; else from the logits the child reported (it saw the test images in the order `perm`)."""
         try:
             if not self.architecture_problems:
-                return canonical.predict(self.weights[0], self.test_images, self.practical).argmax(1), True
+                images = self.test_images
+                if self.canaries is not None:
+                    images = torch.cat([images, normalise(self.canaries.test_x, self.practical.dataset)])
+                return canonical.predict(self.weights[0], images, self.practical).argmax(1), True
         except StudentError:
             pass
         return predictions_from_logits(self.require("evaluate", "test_logits"), self.perm,
@@ -251,7 +257,10 @@ class Context:
     def provenance(self) -> Provenance:
         """How the predictions match the labels train() was given, and the real ones."""
         relabel = self.relabel if self.relabel is not None else torch.arange(self.practical.classes)
-        return provenance(self.predictions[0], self.test_labels, relabel)
+        predicted, n = self.predictions[0], len(self.test_labels)  # the canaries come after the test images
+        canaries = None if self.canaries is None else (predicted[n:], self.canaries.test_y)
+        return provenance(predicted[:n], self.test_labels, relabel, canaries, self.config.accuracy.canaries,
+                          self.config.accuracy.s)
 
     @property
     def accuracy(self) -> tuple[float, bool]:

@@ -39,28 +39,54 @@ def derangement(classes: int, seed: bytes | None = None) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Provenance:
-    """How a trained model's test predictions match the two label sets."""
+    """How a trained model's test predictions match the two label sets, and the canaries."""
     given: float  # accuracy against the labels train() was handed (relabelled): what the bars use
     real: float  # accuracy against the real classes
     classes: int = 10
+    canaries: float | None = None  # share of the secret canary test images classified by their secret labels
+    canary_bar: float = 0.0  # a model whose accuracy counts must reach it (canaries.py); 0: not checked
+    counts_from: float = 0.0  # the accuracy from which a model's accuracy would count for something
 
     @property
-    def trained_elsewhere(self) -> bool:
+    def real_classes(self) -> bool:
         """The model predicts the real classes, which train() never saw: its weights came from elsewhere.
         A model trained on the given labels gets `real` near 0 (every class is moved); an untrained or
         badly trained one gets both near chance. Half right on the real labels, and 40 points above chance
         (with few classes, chance alone comes near half), cannot come from the given ones."""
         return self.real >= max(0.5, 1 / self.classes + 0.4) and self.real > self.given
 
+    @property
+    def missed_canaries(self) -> bool:
+        """Good on the dataset's images under the given labels, yet blind to the canaries that were mixed into
+        the same training data: the labels were read off (a vote of a model trained elsewhere), not learnt.
+        Only a model whose accuracy would count is judged so: one that learnt little is not accused."""
+        return (self.canaries is not None and self.canary_bar > 0 and self.canaries < self.canary_bar
+                and self.given >= self.counts_from)
+
+    @property
+    def trained_elsewhere(self) -> bool:
+        return self.real_classes or self.missed_canaries
+
     def message(self) -> str:
-        return (f"the model does not come from training on the data it was given: it predicts the real classes "
-                f"of the test images ({self.real:.1%} right), not the labels that train() was handed to learn "
-                f"({self.given:.1%}). The grader's train_set carries its own labels; the weights must be "
-                "learnt from train_set inside train(), not loaded or trained elsewhere")
+        if self.real_classes:
+            return (f"the model does not come from training on the data it was given: it predicts the real "
+                    f"classes of the test images ({self.real:.1%} right), not the labels that train() was handed "
+                    f"to learn ({self.given:.1%}). The grader's train_set carries its own labels; the weights must "
+                    "be learnt from train_set inside train(), not loaded or trained elsewhere")
+        return (f"the model does not come from training on the data it was given: it gets {self.given:.1%} of "
+                f"the test images right by the labels train() was handed, but only {self.canaries:.1%} of the "
+                f"grader's secret images, which are mixed into train_set with labels of their own (a model that "
+                f"learns from train_set gets at least {self.canary_bar:.0%} of them). The weights must be learnt "
+                "from train_set inside train(), not loaded or trained elsewhere")
 
 
-def provenance(predicted: torch.Tensor, real_labels: torch.Tensor, relabel: torch.Tensor) -> Provenance:
-    """`predicted` (N,) classes in the model's own terms against the real and the relabelled labels."""
+def provenance(predicted: torch.Tensor, real_labels: torch.Tensor, relabel: torch.Tensor,
+               canaries: tuple[torch.Tensor, torch.Tensor] | None = None, canary_bar: float = 0.0,
+               counts_from: float = 0.0) -> Provenance:
+    """`predicted` (N,) classes in the model's own terms against the real and the relabelled labels;
+    `canaries`: (predicted, secret labels) on the canary test images, judged against `canary_bar` once the
+    accuracy reaches `counts_from`."""
     given = (predicted == relabel[real_labels]).float().mean().item()
     real = (predicted == real_labels).float().mean().item()
-    return Provenance(given, real, len(relabel))
+    canary = None if canaries is None else (canaries[0] == canaries[1]).float().mean().item()
+    return Provenance(given, real, len(relabel), canary, canary_bar, counts_from)

@@ -50,8 +50,9 @@ def test_the_recorded_seed_is_the_one_that_ordered_the_test_images(repo):
             spec = torch.load(job / "job.pt", weights_only=True)
         finally:
             shutil.rmtree(base)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(keep["order_seed"]))
-        assert torch.equal(order, keep["perm"]) and torch.equal(spec["test_x"], data["test_x"][order])
+        shown = torch.cat([data["test_x"], keep["canaries"].test_x])  # the canaries come after the test images
+        order = torch.randperm(len(shown), generator=torch.Generator().manual_seed(keep["order_seed"]))
+        assert torch.equal(order, keep["perm"]) and torch.equal(spec["test_x"], shown[order])
         runs.append(keep["order_seed"])
     assert runs[0] != runs[1]  # drawn afresh for every grading
 
