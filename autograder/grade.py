@@ -132,6 +132,7 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
     try:
         ctx.steps_made()  # no accuracy to quote for a model that train() did not finish
         result.test_accuracy, result.accuracy_verified = ctx.accuracy
+        result.canary_accuracy = ctx.provenance.canaries
     except StudentError:
         pass
     result.isolation = outcome.isolation

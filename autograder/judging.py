@@ -260,7 +260,7 @@ class Context:
         predicted, n = self.predictions[0], len(self.test_labels)  # the canaries come after the test images
         canaries = None if self.canaries is None else (predicted[n:], self.canaries.test_y)
         return provenance(predicted[:n], self.test_labels, relabel, canaries, self.config.accuracy.canaries,
-                          self.config.accuracy.s)
+                          self.config.accuracy.s_plus)
 
     @property
     def accuracy(self) -> tuple[float, bool]:

@@ -45,7 +45,7 @@ class Provenance:
     classes: int = 10
     canaries: float | None = None  # share of the secret canary test images classified by their secret labels
     canary_bar: float = 0.0  # a model whose accuracy counts must reach it (canaries.py); 0: not checked
-    counts_from: float = 0.0  # the accuracy from which a model's accuracy would count for something
+    counts_from: float = 0.0  # the accuracy from which the canaries are judged: the S+ bar
 
     @property
     def real_classes(self) -> bool:
@@ -59,7 +59,9 @@ class Provenance:
     def missed_canaries(self) -> bool:
         """Good on the dataset's images under the given labels, yet blind to the canaries that were mixed into
         the same training data: the labels were read off (a vote of a model trained elsewhere), not learnt.
-        Only a model whose accuracy would count is judged so: one that learnt little is not accused."""
+        Only a model good enough for the top mark is judged so: the canaries are a small share of the data,
+        learnt after the dataset's classes, so a model that learnt slowly (a low learning rate, a short
+        budget) may not know them yet, and must not be accused."""
         return (self.canaries is not None and self.canary_bar > 0 and self.canaries < self.canary_bar
                 and self.given >= self.counts_from)
 

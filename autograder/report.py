@@ -63,6 +63,7 @@ def gradescope(result: GradeResult, config: Config) -> dict:
         "tests": tests,
         "extra_data": {"mark": result.mark, "test_accuracy": result.test_accuracy,
                        "accuracy_verified": result.accuracy_verified, "sha256": result.sha256,
+                       "canary_accuracy": result.canary_accuracy,
                        "checks": {c.name: c.status for c in result.checks}, "isolation": result.isolation,
                        "provenance": result.provenance,
                        "child": {k: v for k, v in result.child.items() if not k.endswith("_tail")},

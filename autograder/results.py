@@ -61,6 +61,7 @@ class GradeResult:
     checks: list[CheckResult] = field(default_factory=list)
     test_accuracy: float | None = None
     accuracy_verified: bool = False  # measured by the grader's own network with the student's weights
+    canary_accuracy: float | None = None  # share of the secret canaries classified (canaries.py)
     elapsed_s: float = 0.0
     isolation: dict[str, str] = field(default_factory=dict)  # protection -> what was in force
     provenance: dict = field(default_factory=dict)  # grader version, policy hash, torch, threads, seeds

@@ -221,6 +221,7 @@ def grade_once(submission: Path, config: Path, threads: int | None = None) -> di
     extra = results["extra_data"]
     failed = [t["name"] for t in results["tests"] if t.get("status") != "passed" and t["name"] != "Mark"]
     return {"wall": wall, "mark": extra["mark"], "accuracy": extra["test_accuracy"], "failed": failed,
+            "canaries": extra.get("canary_accuracy"),
             "train": extra["child"]["timings"].get("train", 0.0), "child_wall": extra["child"]["wall_s"],
             "challenge": extra.get("challenge"), **memory}
 
@@ -428,13 +429,15 @@ def stability(args) -> None:
             with ThreadPoolExecutor(args.jobs) as pool:
                 runs = list(pool.map(lambda c: grade_once(paths[name], c, threads=1), configs))
             accs = [r["accuracy"] if r["accuracy"] is not None else 0.0 for r in runs]
+            canaries = [r["canaries"] if r["canaries"] is not None else 0.0 for r in runs]
             rows.append({"submission": name, "seeds": len(runs), "s_plus": sum(r["mark"] == "S+" for r in runs),
                          "min": min(accs), "median": median(accs), "max": max(accs), "bar": bar,
                          "margin": min(accs) - bar,
-                         "accuracies": accs})
+                         "accuracies": accs, "canaries_min": min(canaries),
+                         "canary_bar": config.accuracy.canaries, "canaries": canaries})
             rows[-1]["not_s_plus"] = {seed: r["failed"] for seed, r in enumerate(runs) if r["mark"] != "S+"}
             print(f"{name}: S+ {rows[-1]['s_plus']}/{len(runs)}, accuracy min {min(accs):.4f} "
-                  f"median {median(accs):.4f}; not S+ (seed: failed checks): {rows[-1]['not_s_plus']}", flush=True)
+                  f"median {median(accs):.4f}; canaries min {min(canaries):.4f}; not S+ (seed: failed checks): {rows[-1]['not_s_plus']}", flush=True)
     earlier = load(stability_file(dataset))
     if args.only and earlier and earlier.get("config") == shown:
         kept = [r for r in earlier["rows"] if r["submission"] not in names]
