@@ -39,8 +39,8 @@ def opened(folder: Path):
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as err:
-        why = {errno.ELOOP: "it is a symbolic link", errno.ENOTDIR: "it is not a folder",
-               errno.ENOENT: "it does not exist"}.get(err.errno, err.strerror)
+        why = ("it is a symbolic link" if folder.is_symlink() else
+               {errno.ENOTDIR: "it is not a folder", errno.ENOENT: "it does not exist"}.get(err.errno, err.strerror))
         raise ReportFolderError(f"refusing to write reports into {folder}: {why}; name a folder of your own, "
                                 "or a new one, with --out") from None
     try:
