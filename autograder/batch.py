@@ -8,7 +8,6 @@ same file, by sha256). `--shard I/N` grades a fixed part of the class; `merge` j
 from __future__ import annotations
 
 import json
-import os
 import sys
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from assignment.solution import EXPERIMENTS
 
+from . import reportdir
 from .caches import DEFAULT_CACHE, grader_data
 from .config import load_config, resolved_yaml
 from .gradebook import (GRADED, NO_SOLUTION, NOT_IN_ROSTER, REGRADE, gradebook_row, needs_regrading, summary,
@@ -83,20 +83,21 @@ def already_graded(out: Path, sha: str | None, variant: str = "v1") -> bool:
 
 def clear_reports(out: Path) -> None:
     """Remove a previous grading's reports: a stale result must not pass for this run's."""
-    for name in REPORT_FILES:
-        (out / name).unlink(missing_ok=True)
+    if not out.exists() and not out.is_symlink():
+        return
+    with reportdir.opened(out) as folder:
+        for name in REPORT_FILES:
+            folder.remove(name)
 
 
 def save_reports(out: Path, files: dict[str, bytes]) -> None:
-    """Write the reports a task sent back; each file whole or not at all."""
-    out.mkdir(parents=True, exist_ok=True)
-    clear_reports(out)
-    for name, data in files.items():
-        if name not in REPORT_FILES:
-            continue  # the worker sends only these; anything else is not ours to write
-        tmp = out / f".{name}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, out / name)
+    """Write the reports a task sent back; each file whole or not at all, never through a link."""
+    with reportdir.opened(reportdir.claim(out)) as folder:
+        for name in REPORT_FILES:
+            folder.remove(name)
+        for name, data in files.items():
+            if name in REPORT_FILES:  # the worker sends only these; anything else is not ours to write
+                folder.write(name, data)
 
 
 def make_task(name: str, path: Path, config: bytes, timeout: float, fingerprint: str, cache: str | None,
@@ -125,7 +126,7 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, sched
     submissions = find_submissions(folder)
     if shard is not None:
         submissions = {name: submissions[name] for name in shard.select(list(submissions))}
-    out.mkdir(parents=True, exist_ok=True)
+    reportdir.claim(out)
     if scheduler is None:
         grader_data(cache, config.practical.dataset)  # once, before the local workers race to build it
     worker_cache = None if scheduler is not None and cache == DEFAULT_CACHE else str(cache)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .caches import DEFAULT_CACHE
 from .config import DEFAULT_CONFIG, ConfigError, load_config
+from .reportdir import ReportFolderError
 from .spec import SpecError
 
 GRADED, GRADER_FAILED, REGRADE = 0, 2, 3  # `grade`'s exit codes
@@ -23,7 +24,7 @@ def cmd_grade(args) -> int:
     from .live import Live
 
     live = Live()  # before the heavy imports, so its clock starts with the command
-    from . import grade, report
+    from . import grade, report, reportdir
     from .results import ERROR, CheckResult, GradeResult
     from .sandbox import GraderStopped
     from .submission import SubmissionError, submission_sha
@@ -33,7 +34,7 @@ def cmd_grade(args) -> int:
     if config.variants and not args.variant:
         print(f"note: {config.path} has variants; grading against v1, the spec as written "
               "(--variant ID for another)", file=sys.stderr)
-    out = Path(args.out)
+    out = reportdir.claim(Path(args.out))  # the grader's, before the student's code could make it
     result, ctx = GradeResult(str(args.submission), "", variant=args.variant or "v1"), None
     code = GRADED
     try:
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None, *, exit_now: bool = False) -> int:
     args = build_parser().parse_args(argv)
     try:
         code = args.run(args)
-    except ConfigError as err:
+    except (ConfigError, ReportFolderError) as err:
         print(f"error: {err}", file=sys.stderr)
         code = 2
     if exit_now and getattr(args, "exit_now", False):

@@ -1,6 +1,6 @@
 """What the child must not see: everything outside Python, the system folders and its own job folder,
-and by name the reference, the hidden checks, the config, every dataset (the download folders and the
-offline copies their variables name) and the output."""
+and by name the reference, the hidden checks, the config, every dataset (the download folders, the offline
+copies their variables name, Debian's dataset packages and apt's cache of them) and the output."""
 from __future__ import annotations
 
 import importlib.metadata
@@ -41,6 +41,9 @@ def installed_copies() -> list[Path]:
 
 
 SYSTEM_DIRS = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "proc", "dev", "sys", "run", "var"}
+# what the system folders hold that the child must not see: the package managers' caches (Debian's cached
+# dataset-fashion-mnist .deb holds the test labels) and where Debian's dataset packages install their data
+SYSTEM_SECRETS = [Path("/var/cache/apt"), Path("/usr/share/datasets")]
 
 
 def python_dirs() -> list[Path]:
@@ -73,7 +76,7 @@ def hidden_paths(extra: list[Path], job_base: Path) -> list[Path]:
     reference, the checks, the config, the data and the output (in case they sit under a kept folder)."""
     keep = [*python_dirs(), job_base.resolve()]
     candidates = [REPO / "reference", REPO / "autograder", REPO / "tests", REPO / ".git", REPO / "grading.yml",
-                  PACKAGE, datasets.CACHE_ROOT, DEFAULT_CACHE, *extra]
+                  PACKAGE, datasets.CACHE_ROOT, DEFAULT_CACHE, *SYSTEM_SECRETS, *extra]
     candidates += [Path(os.environ[d.env]) for d in datasets.DATASETS.values() if os.environ.get(d.env)]
     candidates += installed_copies() + everything_else(keep)
     out = []

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from . import reportdir
 from .causes import scrub
 from .config import Config
 from .leaderboard import gradescope_entries
@@ -236,14 +237,14 @@ def console_table(result: GradeResult) -> str:
 def write_reports(result: GradeResult, config: Config, out: Path, ctx=None) -> None:
     """results.json first (Gradescope needs it even if the rest fails), then feedback.md, the figures
 (filters.png, patches.png, curves.png, as far as there are any) and report.html, which embeds them."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(gradescope(result, config), indent=2))
-    (out / "feedback.md").write_text(feedback_md(result))
-    from .report_page import FIGURE_CAPTIONS, report_html
+    with reportdir.opened(reportdir.claim(out)) as folder:  # never through a link (reportdir.py)
+        folder.write("results.json", json.dumps(gradescope(result, config), indent=2))
+        folder.write("feedback.md", feedback_md(result))
+        from .report_page import FIGURE_CAPTIONS, report_html
 
-    pngs = figures(result, ctx) if ctx is not None else {}
-    for name in FIGURE_CAPTIONS:  # the figures as files too; none left from an earlier grading
-        (out / f"{name}.png").unlink(missing_ok=True)
-        if name in pngs:
-            (out / f"{name}.png").write_bytes(pngs[name])
-    (out / "report.html").write_text(report_html(result, pngs))
+        pngs = figures(result, ctx) if ctx is not None else {}
+        for name in FIGURE_CAPTIONS:  # the figures as files too; none left from an earlier grading
+            folder.remove(f"{name}.png")
+            if name in pngs:
+                folder.write(f"{name}.png", pngs[name])
+        folder.write("report.html", report_html(result, pngs))

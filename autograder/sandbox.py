@@ -6,6 +6,11 @@ Three levels, chosen by probing once:
 - "userns": the same namespaces inside an unprivileged user namespace; the code keeps the caller's
   uid, so the process limit is not enforced.
 - "none": resource limits, and a reaper process (reaper.py) that ends whatever the code started.
+At both namespace levels the code runs without any capability (bounding set empty, no new privileges), so
+it cannot unmount, remount or mount anything: the mounts that hide and protect cannot be undone from
+inside, and /proc stays the PID namespace's own. It gets private, size-capped tmpfs mounts for the
+machine's shared temp folders (/tmp, /var/tmp, /dev/shm, /run/lock), gone when it ends. The mount script
+reaches the namespace's first shell on its stdin, so no command line in the sandbox names a hidden path.
 Every level applies wall, CPU, memory and output limits. `Outcome.isolation` says what was in force.
 
 The sandbox dies with its grader: a parent-death signal (prctl) ends the sandbox's first process if the
@@ -38,6 +43,10 @@ REAPER = Path(__file__).with_name("reaper.py")
 PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 REAPER_GRACE_S = 10  # for the reaper to kill and collect what the code started
+SHARED_TMP = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock"))  # anyone may write there
+PRIVATE_TMP_MB = 256  # each private temp folder's size cap
+STAGING = Path("/mnt")  # where the job folder waits while a private /tmp is mounted over it
+NO_CAPS = ["--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]  # setpriv: nothing to undo the mounts with
 
 
 class GraderStopped(Exception):
@@ -108,16 +117,23 @@ def available_level() -> str:
         order = order[order.index(wanted):]
     has = shutil.which("unshare") is not None
     for level in order:
+        run_as = shlex.join([*drop_privileges(65534 if level == "root" else None), "true"])
         if level == "root" and has and os.geteuid() == 0 and shutil.which("setpriv") and _works(
-                ["unshare", *NAMESPACES, "sh", "-c",
-                 "mount -t tmpfs none /mnt && setpriv --reuid=65534 --regid=65534 --clear-groups true"]):
+                ["unshare", *NAMESPACES, "sh", "-c", f"mount -t tmpfs none /mnt && {run_as}"]):
             return level
-        if level == "userns" and has and _works(
-                ["unshare", "--user", "--map-root-user", *NAMESPACES, "sh", "-c", "mount -t tmpfs none /mnt"]):
+        if level == "userns" and has and shutil.which("setpriv") and _works(
+                ["unshare", "--user", "--map-root-user", *NAMESPACES, "sh", "-c", f"mount -t tmpfs none /mnt && {run_as}"]):
             return level
         if level == "none":
             return level
     return "none"
+
+
+def drop_privileges(uid: int | None) -> list[str]:
+    """The command prefix that runs the code without any capability (and as `uid`, if given): with the
+    bounding set empty and no new privileges, not even a setuid program gets one back."""
+    switch = [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"] if uid is not None else []
+    return ["setpriv", *switch, *NO_CAPS, "--"]
 
 
 @lru_cache(maxsize=None)
@@ -142,22 +158,31 @@ def grader_death(level: str, armed: bool) -> str:
 
 
 def describe_level(level: str, limits: Limits, hidden: list[Path], read_only: list[Path] = (),
-                   armed: bool = False) -> dict[str, str]:
+                   armed: bool = False, private: list[Path] = ()) -> dict[str, str]:
+    """What was in force; `private` are the shared temp folders the code got an empty copy of."""
     ns = level in ("root", "userns")
+    shared = [str(d) for d in SHARED_TMP if d.is_dir() and not d.is_symlink() and d not in private]
     return {
         "level": level,
         "network": "blocked (empty network namespace)" if ns else "NOT blocked (no namespaces available)",
         "hidden_paths": (f"{len(hidden)} paths covered by empty mounts" if ns
                          else "NOT hidden: the code could read any file this user can"),
-        "files": ("the job folder and /tmp writable; "
+        "files": ("the job folder and the temp folders writable; "
                   + (f"{len(read_only)} folders read-only (the project, Python, home)" if read_only else "")
                   if ns else "NOT protected: the code could change any file this user can"),
         "user": "separate unprivileged uid" if level == "root" else "the grader's own user",
+        "capabilities": ("none: all dropped (bounding set empty, no new privileges), so no mount can be undone "
+                         "from inside" if ns else "NOT dropped: those of the grader's user"),
+        "tmp": "; ".join(
+            ([f"private {', '.join(map(str, private))} (empty, at most {PRIVATE_TMP_MB} MB each, gone when the "
+              "code ends)"] if private else [])
+            + ([f"the machine's {', '.join(shared)}, shared: what the code leaves there stays"] if shared else [])),
         "processes": (f"at most {limits.processes}, all killed at the end (PID namespace)" if level == "root"
                       else "killed at the end (PID namespace); count not limited" if ns
                       else "killed at the end, also those that leave the process group (a subreaper), unless the "
                       "code kills the reaper first; count not limited" if armed
                       else "process group killed at the end; a process that leaves the group can survive"),
+        "proc": "only the sandbox's own processes" if ns else "NOT private: every process of the machine",
         "grader_stopped": grader_death(level, armed),
         "limits": (f"wall {limits.wall_seconds:g} s, CPU {limits.cpu_seconds:g} s, "
                    f"memory {limits.memory_mb} MB, output {limits.output_kb} KB"),
@@ -207,11 +232,26 @@ class _Tail(threading.Thread):
         self.pipe.close()
 
 
-def private_tmp(keep: Path) -> list[str]:
-    """Shell commands that give the namespace an empty /tmp, with only `keep` (a folder in /tmp) in it."""
-    q = shlex.quote(str(keep))
-    return [f"mount --bind {q} /mnt", "mount -t tmpfs -o mode=1777 none /tmp", f"mkdir -p {q}",
-            f"mount --move /mnt {q}"]
+def private_tmps(keep: Path | None, needed: set[Path]) -> tuple[list[str], list[Path]]:
+    """Shell commands that cover each shared temp folder with an empty, size-capped tmpfs of the namespace's
+    own, and the folders so covered. `keep` (the job's folder, in one of them) stays, moved aside and back;
+    a temp folder that holds something else `needed` (Python itself, in a checkout in /tmp) stays shared."""
+    commands, private = [], []
+    for tmp in SHARED_TMP:
+        if not tmp.is_dir() or tmp.is_symlink():
+            continue  # /var/lock and the like are links to one of the others
+        kept = keep is not None and tmp in keep.parents
+        if any(tmp == p or tmp in p.parents for p in needed) or (kept and not STAGING.is_dir()):
+            continue
+        q = shlex.quote(str(tmp))
+        mount = f"mount -t tmpfs -o mode=1777,nosuid,nodev,size={PRIVATE_TMP_MB}m none {q}"
+        if kept:
+            k = shlex.quote(str(keep))
+            commands += [f"mount --bind {k} {STAGING}", mount, f"mkdir -p {k}", f"mount --move {STAGING} {k}"]
+        else:
+            commands.append(mount)
+        private.append(tmp)
+    return commands, private
 
 
 def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, env: dict[str, str],
@@ -219,8 +259,8 @@ def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, e
         keep_tmp: Path | None = None, on_progress: Callable[[watching.Progress], None] | None = None,
         threads: int = 1, on_start: Callable[[], None] | None = None) -> Outcome:
     """Run `argv` (cwd `workdir`) under `limits`, with `hidden` paths out of sight and `read_only`
-    folders unwritable, where the level allows. With `keep_tmp` (a folder in /tmp), /tmp is private
-    and holds only that folder. With `on_progress`, the code gets a pipe for progress reports
+    folders unwritable, where the level allows. The shared temp folders are private and empty (private_tmps),
+    but for `keep_tmp` (the job's folder, in /tmp), which stays where it is. With `on_progress`, the code gets a pipe for progress reports
     (GRADER_PROGRESS_FD, see watch.py), each phase but train gets its budget from `limits.phases`, and
     `on_progress` is called about every second, in this thread. `on_start` is called in this thread
     once the code has started, before any waiting: work to do while it starts up, such as writing the
@@ -228,16 +268,14 @@ def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, e
     and the exception goes on."""
     level = level or available_level()
     read_only = [p for p in read_only if p.is_dir()]
-    tmp = Path("/tmp")
-    needed = {Path(sys.prefix), Path(argv[0]), Path(sys.prefix).resolve(), Path(argv[0]).resolve()}
-    if keep_tmp is not None and (tmp not in keep_tmp.parents or not Path("/mnt").is_dir()
-                                 or any(tmp in p.parents for p in needed)):
-        keep_tmp = None  # Python itself lives in /tmp (a venv in a checkout there): keep the shared /tmp
-    if keep_tmp is not None:  # whatever else lay in /tmp is gone: nothing there to hide
-        hidden = [p for p in hidden if tmp not in p.parents]
-        read_only = [p for p in read_only if tmp not in p.parents]
+    needed = {p for p in (Path(sys.prefix), Path(argv[0]), Path(workdir)) for p in (p, p.resolve())
+              if keep_tmp is None or not (keep_tmp == p or keep_tmp in p.parents)}
+    private, script = [], None
     if level in ("root", "userns"):
-        mounts = private_tmp(keep_tmp) if keep_tmp is not None else []
+        mounts, private = private_tmps(keep_tmp, needed)
+        # whatever else lay in a private temp folder is gone: nothing there to hide or protect
+        hidden = [p for p in hidden if not any(d == p or d in p.parents for d in private)]
+        read_only = [p for p in read_only if not any(d == p or d in p.parents for d in private)]
         for path in read_only:
             q = shlex.quote(str(path))
             mounts.append(f"mount --bind {q} {q} && mount -o remount,bind,ro {q}")
@@ -247,19 +285,18 @@ def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, e
                 mounts.append(f"{{ mount -t tmpfs -o size=64k,mode=0555 none {q} || [ ! -e {q} ]; }}")
             elif path.is_file():
                 mounts.append(f"{{ mount --bind /dev/null {q} || [ ! -e {q} ]; }}")
-        run_as = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"] if level == "root" else []
-        # not `exec`: the shell stays PID 1 of the namespace, since PID 1 would ignore even its own SIGKILL
-        script = " && ".join(mounts + [shlex.join(run_as + argv)]) + "; exit $?"
+        run_as = drop_privileges(uid if level == "root" else None)
+        # not `exec`: the shell stays PID 1 of the namespace, since PID 1 would ignore even its own SIGKILL.
+        # The script comes on the shell's stdin, so that its command line (/proc/1/cmdline) names no hidden path
+        script = " && ".join(mounts + [shlex.join(run_as + argv) + " </dev/null"]) + "; exit $?\n"
         userns = ["--user", "--map-root-user"] if level == "userns" else []
-        argv = ["unshare", *userns, *NAMESPACES, "sh", "-c", script]
+        argv = ["unshare", *userns, *NAMESPACES, "sh", "-s"]
 
     armed = parent_death_signal() is not None
     reaped = armed and level == "none"
     if reaped:
         argv = [sys.executable, "-I", "-S", str(REAPER), *argv]
-    outcome = Outcome(returncode=None, isolation=describe_level(level, limits, hidden, read_only, armed))
-    if level in ("root", "userns"):
-        outcome.isolation["tmp"] = "private /tmp" if keep_tmp is not None else "the machine's /tmp"
+    outcome = Outcome(returncode=None, isolation=describe_level(level, limits, hidden, read_only, armed, private))
     start = time.monotonic()
     # SIGKILL for unshare, whose --kill-child then ends the namespace; SIGTERM for the reaper, which must sweep
     death_signal = (signal.SIGTERM if reaped else signal.SIGKILL) if armed else None
@@ -267,9 +304,15 @@ def run(argv: list[str], *, workdir: Path, hidden: list[Path], limits: Limits, e
     if on_progress is not None:
         read_end, write_end = os.pipe()
         env, pass_fds = {**env, "GRADER_PROGRESS_FD": str(write_end)}, (write_end,)
-    proc = subprocess.Popen(argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, preexec_fn=_preexec(limits, level, death_signal),
-                            pass_fds=pass_fds)
+    proc = subprocess.Popen(argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL if script is None else subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_preexec(limits, level, death_signal), pass_fds=pass_fds)
+    if script is not None:
+        try:
+            proc.stdin.write(script.encode())
+            proc.stdin.close()
+        except BrokenPipeError:  # the shell is already gone: its exit status says why
+            pass
     if on_progress is not None:
         os.close(write_end)
         progress = watching.Progress(started=start, phase_since=start)

@@ -187,3 +187,41 @@ def test_tmp_is_private_to_the_run(tmp_path):
     finally:
         (Path("/tmp") / f"visible-{tmp_path.name}").unlink()
     assert out.stdout.strip() == repr([tmp_path.name]), out.stdout + out.stderr
+
+
+@needs_ns
+def test_the_first_process_names_no_hidden_path(tmp_path):
+    secret = tmp_path / "hidden-checks-folder"
+    secret.mkdir()
+    out = run_py(tmp_path, """
+        for name in ("cmdline", "environ"):
+            try:
+                print(name, open("/proc/1/" + name, "rb").read().replace(b"\\0", b" ").decode())
+            except OSError as err:
+                print(name, "unreadable", err.errno)
+    """, hidden=[secret])
+    assert out.returncode == 0, out.stderr
+    assert "cmdline sh" in out.stdout and secret.name not in out.stdout, out.stdout
+
+
+@needs_ns
+@pytest.mark.parametrize("level", ["root", "userns"])
+def test_the_code_cannot_undo_its_mounts(level, tmp_path):
+    if sandbox.available_level() == "userns" and level == "root":
+        pytest.skip("no root level on this machine")
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "key").write_text("42")
+    secret.chmod(0o755)
+    keep = tmp_path / "project"
+    keep.mkdir()
+    out = run_py(tmp_path, f"""
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        print("umount", libc.umount2({str(secret).encode()!r}, 2), "proc", libc.umount2(b"/proc", 2),
+              "remount", libc.mount(None, {str(keep).encode()!r}, None, 32 | 4096, None),
+              "read", os.listdir({str(secret)!r}), "processes", sum(p.isdigit() for p in os.listdir("/proc")))
+    """, hidden=[secret], read_only=[keep], level=level)
+    assert out.stdout.split() == ["umount", "-1", "proc", "-1", "remount", "-1", "read", "[]", "processes", "2"], (
+        out.stdout + out.stderr)
+    assert out.isolation["capabilities"].startswith("none: all dropped")
