@@ -1,7 +1,7 @@
-"""Command line: `python -m autograder grade SUBMISSION`, `grade-all FOLDER`, `spec`, `release`, `otter`.
+"""Command line: `python -m autograder grade SUBMISSION`, `grade-all FOLDER`, `spec`, `release`, `otter`, `classroom50`.
 
 Thin: it parses arguments and forwards to grade.py, report.py, batch.py, similarity.py, spec.py, release.py,
-variants.py and otter_zip.py. `grade` exits GRADED (whatever the mark), REGRADE (inconclusive: the machine
+variants.py, otter_zip.py and integrations/classroom50.py. `grade` exits GRADED (whatever the mark), REGRADE (inconclusive: the machine
 was too busy) or GRADER_FAILED.
 """
 from __future__ import annotations
@@ -75,9 +75,35 @@ def variant_practical(config, variant: str | None):
 def cmd_grade_all(args) -> int:
     from .batch import grade_all
 
+    if args.deadline and not args.classroom50:
+        print("error: --deadline chooses each student's submit/ tag; it needs --classroom50", file=sys.stderr)
+        return 2
     return grade_all(Path(args.folder), Path(args.out), config_path=args.config, jobs=args.jobs,
                      scheduler=args.scheduler, shard=args.shard, force=args.force, cache=Path(args.cache),
-                     roster=Path(args.roster) if args.roster else None)
+                     roster=Path(args.roster) if args.roster else None, classroom50=args.classroom50,
+                     deadline=args.deadline)
+
+
+def classroom_assignment(text: str) -> tuple[str, str]:
+    classroom, _, assignment = text.partition("/")
+    if not classroom or not assignment or "/" in assignment:
+        raise argparse.ArgumentTypeError(f"expected CLASSROOM/ASSIGNMENT, e.g. cs101/cnn-practical, got {text!r}")
+    return classroom, assignment
+
+
+def cmd_classroom50(args) -> int:
+    from .integrations.classroom50 import BundleError, write_bundle
+
+    try:
+        done = write_bundle(Path(args.out_dir), args.config, args.variant, args.assignment)
+    except BundleError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"Wrote {done['folder']}/ ({done['files']} files, {done['bytes'] / 2**20:.1f} MiB packed as "
+          f"{done['tarball']}) and {done['entry']}: copy autograders/{done['slug']}/ into your classroom's folder "
+          "of the classroom50 repository, and give the assignment the runtime and release_assets of "
+          f"{done['entry'].name} (docs/instructors.md)")
+    return 0
 
 
 def cmd_spec(args) -> int:
@@ -207,6 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--force", action="store_true", help="regrade submissions that already have results")
     a.add_argument("--roster", default=None, help="CSV with header student,variant: each student's variant, "
                    "the student matching the submission's name in FOLDER (default: none, everyone v1)")
+    a.add_argument("--classroom50", metavar="CLASSROOM/ASSIGNMENT", type=classroom_assignment, default=None,
+                   help="FOLDER is what `gh teacher download ORG CLASSROOM ASSIGNMENT` wrote: grade each student's "
+                   "latest submit/ tag, and add the tag, its time, the late flag and the score their own run "
+                   "reported to the gradebook (default: FOLDER holds one cnn.py or folder per student)")
+    a.add_argument("--deadline", metavar="ISO8601", default=None, help="with --classroom50: grade the latest "
+                   "submit/ tag at or before this time, e.g. 2026-12-01T23:59:00+01:00 (the offset is required), and "
+                   "flag later ones late (default: the latest tag, nothing late)")
     common(a)
     a.set_defaults(run=cmd_grade_all)
 
@@ -232,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--out", required=True, help="folder for the merged gradebook and report folders")
     m.set_defaults(run=cmd_merge)
 
-    r = sub.add_parser("release", help="write the student template repository for GitHub Classroom")
+    r = sub.add_parser("release", help="write the student template repository")
     r.add_argument("out_dir", help="a new (or empty) folder for the template")
     r.add_argument("--config", default=str(DEFAULT_CONFIG),
                    help="grading config: its spec and the points the workflow reports (default: %(default)s)")
@@ -249,6 +282,16 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--config", default=str(DEFAULT_CONFIG), help="grading config with the spec and its "
                    "variants (default: %(default)s)")
     v.set_defaults(run=cmd_variants)
+
+    c = sub.add_parser("classroom50", help="write the Classroom 50 autograder bundle of the assignment")
+    c.add_argument("out_dir", help="folder for autograders/SLUG/ and SLUG.assignment.json (runtime, release_assets)")
+    c.add_argument("--config", default=str(DEFAULT_CONFIG), help="grading config packed into the bundle, with "
+                   "the route's time budget (default: %(default)s)")
+    c.add_argument("--variant", default=None, metavar="ID", help="grade as this variant of the spec (v1, v2, ...; "
+                   "default: the spec as written)")
+    c.add_argument("--assignment", default=None, metavar="SLUG", help="the assignment's slug in Classroom 50 "
+                   "(default: cnn-practical, or cnn-practical-ID with --variant)")
+    c.set_defaults(run=cmd_classroom50)
 
     o = sub.add_parser("otter", help="build an otter-grader autograder zip (Gradescope) that runs this grader")
     o.add_argument("out_zip", help="the zip to write, e.g. autograder.zip")

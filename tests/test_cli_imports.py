@@ -32,8 +32,9 @@ def imported(args: list[str], preload: str = "") -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("args", [["--help"], ["grade", "--help"], ["grade-all", "--help"], ["release", "--help"]],
-                         ids=["help", "grade-help", "grade-all-help", "release-help"])
+@pytest.mark.parametrize("args", [["--help"], ["grade", "--help"], ["grade-all", "--help"], ["release", "--help"],
+                                  ["classroom50", "--help"]],
+                         ids=["help", "grade-help", "grade-all-help", "release-help", "classroom50-help"])
 def test_help_imports_no_torch(args):
     got = imported(args)
     assert got == {"code": 0, "heavy": []}
