@@ -110,20 +110,42 @@ def make_task(name: str, path: Path, config: bytes, timeout: float, fingerprint:
                      timeout=timeout, fingerprint=fingerprint, cache=cache, variant=variant, experiments=experiments)
 
 
+def collected_class(folder: Path, out: Path, classroom50: tuple[str, str], deadline: str | None):
+    """A `gh teacher download` folder as grade-all's submissions: username -> the files of the chosen
+    submit/ tag, exported into OUT/collected/USERNAME; and username -> what collect.py found."""
+    from .classroom.collect import CollectError, collect, parse_deadline
+
+    try:
+        when = parse_deadline(deadline) if deadline else None
+        found = {c.username: c for c in collect(folder, *classroom50, out / "collected", when)}
+    except CollectError as err:
+        raise SystemExit(f"error: {err}") from None
+    return {name: c.path for name, c in found.items()}, found, when
+
+
 def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, scheduler: str | None = None,
               shard: Shard | None = None, force: bool = False, cache: Path = DEFAULT_CACHE,
-              roster: Path | None = None) -> int:
+              roster: Path | None = None, classroom50: tuple[str, str] | None = None,
+              deadline: str | None = None) -> int:
     """Grade every submission in `folder` (or one shard of them) on a local cluster of `jobs` worker
     processes, or on the Dask cluster at `scheduler`, whose workers use their own default `cache`
     unless another is given. With `roster` (the instructor's student,variant mapping), each student is
     graded against their variant. What comes back inconclusive (the machine was too busy) is graded once
-    more at the end, one at a time. Returns 0, 1 if some submission could not be graded, 130 on Ctrl-C."""
+    more at the end, one at a time. With `classroom50` (CLASSROOM, ASSIGNMENT), `folder` is what
+    `gh teacher download` wrote: each student's submit/ tag is graded (the latest, or the latest by
+    `deadline`), and the gradebook gains collect.py's columns. Returns 0, 1 if some submission could not be
+    graded, 130 on Ctrl-C."""
     from .cluster import connect, run_tasks  # Dask is imported only to grade
 
     config = load_config(config_path)  # fail now on a bad config, not once per student
     ids = list(enumerate_variants(config.practical, config.variants))
     assigned = read_roster(roster, ids) if roster else None  # and on a bad roster
-    submissions = find_submissions(folder)
+    collected = None
+    if classroom50 is not None:
+        reportdir.claim(out)  # before exporting the students' files into it
+        submissions, collected, when = collected_class(folder, out, classroom50, deadline)
+    else:
+        submissions = find_submissions(folder)
     if shard is not None:
         submissions = {name: submissions[name] for name in shard.select(list(submissions))}
     reportdir.claim(out)
@@ -151,6 +173,10 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, sched
     def book(pending: str = "pending") -> list[dict]:
         rows = [gradebook_row(n, out / "submissions" / n, status.get(n, pending), list(config.checks))
                 for n in submissions]
+        if collected is not None:
+            from .classroom.collect import columns
+            best = max(config.points.values()) + (config.experiments.points if config.experiments else 0)
+            rows = [{**r, **columns(collected[r["submission"]], r, best, when)} for r in rows]
         write_gradebook(out / "gradebook.csv", rows)
         if config.challenge is not None:
             write_leaderboard(out, list(submissions))

@@ -45,6 +45,8 @@ COLUMNS: dict[str, Callable[[dict, dict], object]] = {
     "challenge": lambda results, extra: _challenge(extra),
 }
 FIELDS = ("submission", "status", *COLUMNS)  # then one column per check, in grading.yml's order
+# a class collected from Classroom 50 has these after the checks' (classroom/collect.py); a merge keeps them
+COLLECTED = ("username", "submission_tag", "submitted_at", "late", "reported_score", "reported_check")
 
 
 class MergeError(ValueError):
@@ -124,7 +126,7 @@ def merge(outputs: list[Path], out: Path) -> list[dict]:
         except (csv.Error, KeyError, UnicodeDecodeError) as err:
             raise MergeError(f"{book} is not a gradebook written by grade-all: {err}") from err
         for name, row in rows.items():
-            checks += [c for c in row if c not in FIELDS and c not in checks]
+            checks += [c for c in row if c not in FIELDS and c not in COLLECTED and c not in checks]
             if "status" not in row or "mark" not in row:
                 raise MergeError(f"{book} is not a gradebook written by grade-all: no status or mark column")
             if name in chosen:
@@ -148,6 +150,6 @@ def merge(outputs: list[Path], out: Path) -> list[dict]:
             shutil.rmtree(dest)
         if source.is_dir():
             shutil.copytree(source, dest)
-        merged.append(gradebook_row(name, dest, row["status"], checks))
+        merged.append({**gradebook_row(name, dest, row["status"], checks), **{c: row[c] for c in COLLECTED if c in row}})
     write_gradebook(out / "gradebook.csv", merged)
     return merged

@@ -1,0 +1,191 @@
+"""Reading the folder that Classroom 50's `gh teacher download ORG CLASSROOM ASSIGNMENT` writes.
+
+That folder holds one git clone per student, named `<classroom>-<assignment>-<username>`, each with the
+`submit/...` tags the autograde workflow made, `result.json` (the latest submission's result as the
+student's own run published it) and `results.json` (every submission's, newest first), and `scores.csv`
+at the top. `collect` yields, per student, the files of the submission to grade: those of the latest
+`submit/` tag, or of the latest one at or before a deadline. It never changes the clones: the files are
+exported with `git archive` into a folder of the caller's.
+
+A tag's time is git's: the tagger's date of an annotated tag, else its commit's committer date. Both
+are set by whoever made them (the runner, or a student pushing a tag by hand), so a late flag from
+them is advisory, as Classroom 50's own is; `late` is the one place that compares them with a deadline.
+"""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+SUBMIT_PREFIX = "submit/"  # the tags Classroom 50 records a submission at
+RESULT, RESULTS = "result.json", "results.json"  # written into each clone by gh teacher download
+RESULT_SCHEMA = "classroom50/result/v1"
+GIT_TIMEOUT_S = 120
+
+
+class CollectError(ValueError):
+    """The folder cannot be read as gh teacher download's; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Collected:
+    """One student's submission, as found in their clone."""
+    username: str
+    path: Path  # the files of the chosen submission (a folder with assignment/cnn.py, if they wrote one)
+    tag: str  # the submit/ tag graded; "" when the clone has none (its default branch is graded)
+    time: datetime | None  # the tag's time in UTC, from git; None without a tag
+    reported: tuple[int, int] | None  # (score, max-score) that the student's own run reported for that tag
+    problem: str = ""  # why the clone could not be read (then `path` holds nothing to grade)
+
+
+def parse_deadline(text: str) -> datetime:
+    """An ISO 8601 time with its UTC offset ('2026-12-01T23:59:00+01:00'); without one it is refused,
+    since the runner's times are UTC and a bare time would be read in no particular zone."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise CollectError(f"--deadline {text!r} is not an ISO 8601 time, e.g. 2026-12-01T23:59:00+01:00") from None
+    if when.tzinfo is None:
+        raise CollectError(f"--deadline {text!r} has no UTC offset: add one, e.g. {text}+00:00 or {text}+01:00")
+    return when.astimezone(timezone.utc)
+
+
+def late(time: datetime | None, deadline: datetime | None) -> bool | None:
+    """Whether a submission made at `time` is after `deadline`; None where either is unknown."""
+    if time is None or deadline is None:
+        return None
+    return time > deadline
+
+
+def username_of(repo: str, classroom: str, assignment: str) -> str | None:
+    """The <username> of a clone named <classroom>-<assignment>-<username> (case-insensitive prefix, as
+    Classroom 50 compares it); None for any other name."""
+    prefix = f"{classroom}-{assignment}-".lower()
+    if repo.lower().startswith(prefix) and len(repo) > len(prefix):
+        return repo[len(prefix):]
+    return None
+
+
+def _git(clone: Path, *args: str) -> bytes:
+    proc = subprocess.run(["git", "-c", "safe.directory=*", "-C", str(clone), *args], capture_output=True,
+                          timeout=GIT_TIMEOUT_S)
+    if proc.returncode != 0:
+        raise CollectError(f"git {' '.join(args[:2])} failed in {clone.name}: "
+                           f"{proc.stderr.decode(errors='replace').strip()[:300]}")
+    return proc.stdout
+
+
+def submit_tags(clone: Path) -> list[tuple[str, datetime]]:
+    """(tag, its UTC time) for every submit/ tag of the clone, oldest first (by time, then name)."""
+    out = _git(clone, "for-each-ref", "--format=%(refname:strip=2)%00%(creatordate:unix)", f"refs/tags/{SUBMIT_PREFIX}")
+    tags = []
+    for line in out.decode(errors="replace").splitlines():
+        name, _, stamp = line.partition("\0")
+        if name and stamp.strip().lstrip("-").isdigit():
+            tags.append((name, datetime.fromtimestamp(int(stamp), timezone.utc)))
+    return sorted(tags, key=lambda t: (t[1], t[0]))
+
+
+def choose(tags: list[tuple[str, datetime]], deadline: datetime | None) -> tuple[str, datetime] | None:
+    """The submission to grade: the latest tag at or before the deadline; with none by then (or no
+    deadline), the latest of all."""
+    on_time = [t for t in tags if not late(t[1], deadline)]
+    return (on_time or tags or [None])[-1]
+
+
+def reported_score(clone: Path, tag: str) -> tuple[int, int] | None:
+    """(score, max-score) of the result the student's run published for `tag`: from results.json (every
+    submission), else result.json when it is that tag's. None when neither has one."""
+    candidates = []
+    try:
+        history = json.loads((clone / RESULTS).read_text())
+        if isinstance(history, list):
+            candidates += [e.get("result") for e in history if isinstance(e, dict) and e.get("submission_tag") == tag]
+    except (OSError, ValueError):
+        pass
+    try:
+        candidates.append(json.loads((clone / RESULT).read_text()))
+    except (OSError, ValueError):
+        pass
+    for doc in candidates:
+        if (isinstance(doc, dict) and doc.get("schema") == RESULT_SCHEMA and doc.get("submission") == tag
+                and all(type(doc.get(k)) is int for k in ("score", "max-score"))):
+            return doc["score"], doc["max-score"]
+    return None
+
+
+def export(clone: Path, ref: str, dest: Path) -> None:
+    """The files of `ref` into `dest` (made anew), by git archive: the clone's working tree is untouched.
+    Links that lead out of `dest` and special files are refused by tarfile's data filter."""
+    if dest.exists() or dest.is_symlink():
+        shutil.rmtree(dest) if dest.is_dir() and not dest.is_symlink() else dest.unlink()
+    dest.mkdir(parents=True)
+    data = _git(clone, "archive", "--format=tar", ref)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(dest, filter="data")
+
+
+def collect(folder: Path, classroom: str, assignment: str, work: Path,
+            deadline: datetime | None = None) -> Iterator[Collected]:
+    """Per student (sorted by username), their submission exported into work/<username>.
+
+    `folder` is what `gh teacher download ... ASSIGNMENT` wrote; entries not named
+    <classroom>-<assignment>-<username> (scores.csv, other assignments' clones) are left out."""
+    if not folder.is_dir():
+        raise CollectError(f"{folder} is not a folder: give the one gh teacher download wrote")
+    clones = {}
+    for entry in sorted(folder.iterdir()):
+        name = username_of(entry.name, classroom, assignment)
+        if name is not None and entry.is_dir() and not entry.is_symlink():
+            clones.setdefault(name.lower(), (name, entry))
+    if not clones:
+        raise CollectError(f"{folder} has no clone named {classroom}-{assignment}-USERNAME: is it the folder that "
+                           f"`gh teacher download ORG {classroom} {assignment}` wrote?")
+    for _, (username, clone) in sorted(clones.items()):
+        dest = work / username
+        try:
+            chosen = choose(submit_tags(clone), deadline)
+            export(clone, chosen[0] if chosen else "HEAD", dest)
+        except (CollectError, OSError, subprocess.SubprocessError, tarfile.TarError) as err:
+            shutil.rmtree(dest, ignore_errors=True)  # nothing half-exported is graded
+            yield Collected(username, dest, "", None, None, problem=f"could not read {clone.name}: {err}")
+            continue
+        if chosen is None:
+            yield Collected(username, dest, "", None, None)
+        else:
+            yield Collected(username, dest, chosen[0], chosen[1], reported_score(clone, chosen[0]))
+
+
+AGREES = "agrees"
+DISAGREES = "DISAGREES"
+
+
+def columns(c: Collected, row: dict, max_score: float, deadline: datetime | None) -> dict:
+    """The collected columns of `c`'s gradebook row (gradebook.COLLECTED), whose usual columns are `row`.
+    The last says whether the score the student's own run reported agrees with the instructor's grading
+    (out of `max_score`): a forged or stale result.json stands out as DISAGREES."""
+    from ..gradebook import COLLECTED
+
+    flag, graded = late(c.time, deadline), row.get("score")
+    if c.problem:
+        check = c.problem
+    elif not c.tag:
+        check = "no submit/ tag: the default branch was graded"
+    elif graded in ("", None) or not row.get("mark"):
+        check = "not graded"
+    elif c.reported is None:
+        check = "no result.json for this tag"
+    elif (float(graded), float(max_score)) == tuple(map(float, c.reported)):
+        check = AGREES
+    else:
+        check = (f"{DISAGREES}: the student's run reported {c.reported[0]}/{c.reported[1]}, graded "
+                 f"{float(graded):g}/{max_score:g}")
+    return dict(zip(COLLECTED, (
+        c.username, c.tag, c.time.strftime("%Y-%m-%dT%H:%M:%SZ") if c.time else "",
+        "" if flag is None else str(flag).lower(), f"{c.reported[0]}/{c.reported[1]}" if c.reported else "", check)))
