@@ -1,7 +1,7 @@
-"""`python -m autograder release OUT_DIR [--variant ID]`: write the student template repository for GitHub Classroom.
+"""`python -m autograder release OUT_DIR [--variant ID]`: write the student template repository.
 
 The template holds the public `assignment` package (stub, helpers, handout, notebook, public checks), a
-student README, requirements and the Classroom workflow. The files that quote the practical's numbers
+student README, requirements and a plain GitHub Actions workflow that gives feedback on every push. The files that quote the practical's numbers
 (handout, stub, notebook, practical.json) and the student README, which names the dataset, are rendered
 from the spec of the variant asked for (render.py); the others are copied from an explicit list, never
 by walking the repository, so nothing from reference/, the hidden checks or grading.yml can slip in. A last scan refuses a stub that repeats lines
@@ -37,7 +37,7 @@ TEMPLATE_FILES = {
     "requirements.txt": "requirements.txt",
     "student_pyproject.toml": "pyproject.toml",
     "gitignore": ".gitignore",
-    "classroom.yml": ".github/workflows/classroom.yml",
+    "feedback.yml": ".github/workflows/feedback.yml",
 }
 STUB = "assignment/cnn.py"
 OVERHEAD_MINUTES = 5  # beyond the child's wall limit: the data, judging and reports
@@ -49,21 +49,16 @@ class ReleaseError(ValueError):
 
 
 def workflow_text(config: Config, variant: str | None = None) -> str:
-    """classroom.yml with grading.yml's points: "Mark S" is worth S's points, "Mark S+" the rest of S+'s.
-    A variant's template grades as that variant (`grade --variant ID`)."""
-    s, s_plus = config.points["S"], config.points["S+"]
-    if not all(float(p).is_integer() for p in (s, s_plus)) or not 0 <= s <= s_plus:
-        raise ReleaseError(f"{config.path}: points must be whole numbers with 0 <= S <= S+ for GitHub Classroom "
-                           f"(its command grader reads max-score as an integer); got S={s}, S+={s_plus}")
+    """feedback.yml, with the grading step's time limit from grading.yml's. A variant's template grades as
+    that variant (`grade --variant ID`)."""
     minutes = math.ceil(config.limits.wall_seconds / 60) + OVERHEAD_MINUTES
-    text = (TEMPLATES / "classroom.yml").read_text()
-    fills = {"S_POINTS": int(s), "S_PLUS_EXTRA": int(s_plus - s), "GRADE_MINUTES": minutes,
-             "GRADE_VARIANT": f" --variant {variant}" if variant else ""}
+    text = (TEMPLATES / "feedback.yml").read_text()
+    fills = {"GRADE_MINUTES": minutes, "GRADE_VARIANT": f" --variant {variant}" if variant else ""}
     for key, value in fills.items():
         text = text.replace(f"@{key}@", str(value))
     left = re.findall(r"@[A-Z_]+@", text)
     if left:
-        raise ReleaseError(f"classroom.yml has placeholders that release does not fill: {', '.join(left)}")
+        raise ReleaseError(f"feedback.yml has placeholders that release does not fill: {', '.join(left)}")
     return text
 
 
@@ -113,7 +108,7 @@ def template_files(config: Config, variant: str | None = None) -> dict[str, str]
     files = {f"assignment/{name}": (package / name).read_text() for name in COPIED_FILES}
     files.update({f"assignment/{name}": text for name, text in render.render_files(practical, config).items()})
     for name, where in TEMPLATE_FILES.items():
-        if name == "classroom.yml":
+        if name == "feedback.yml":
             files[where] = workflow_text(config, variant)
         elif name == "student_README.md":
             files[where] = render.render_text((TEMPLATES / name).read_text(), practical, config)

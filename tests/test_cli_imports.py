@@ -44,7 +44,7 @@ def test_release_imports_no_torch(tmp_path):
     got = imported(["release", str(tmp_path / "template")])
     assert got == {"code": 0, "heavy": []}
     assert (tmp_path / "template" / "assignment" / "cnn.py").is_file()
-    assert (tmp_path / "template" / ".github" / "workflows" / "classroom.yml").is_file()
+    assert (tmp_path / "template" / ".github" / "workflows" / "feedback.yml").is_file()
 
 
 def test_grading_starts_the_child_before_importing_torch():

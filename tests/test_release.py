@@ -1,7 +1,7 @@
-"""`python -m autograder release`: the student template holds no secret, and its Classroom workflow works.
+"""`python -m autograder release`: the student template holds no secret, and its feedback workflow works.
 
-The workflow's commands are run here as GitHub's command grader runs them (`sh -c`, in the repository
-root, with only PATH and HOME, plus MNIST_ROOT because this machine is offline).
+The workflow's commands are run here as a `run:` step runs them (`sh -c`, in the repository root, with
+only PATH and HOME, plus MNIST_ROOT because this machine is offline).
 """
 from __future__ import annotations
 
@@ -25,16 +25,14 @@ from autograder.config import load_config, resolved_yaml
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ROOT / "tests" / "grading-fast.yml"
 STUDENT_FILES = {
-    "README.md", "requirements.txt", "pyproject.toml", ".gitignore", ".github/workflows/classroom.yml",
+    "README.md", "requirements.txt", "pyproject.toml", ".gitignore", ".github/workflows/feedback.yml",
     *(f"assignment/{name}" for name in ("__init__.py", "__main__.py", "cnn.py", "data.py", "datasets.py",
                                         "solution.py", "plots.py", "practical.py", "practical.json", "README.md",
                                         "practical.ipynb", "experiments.py", "experiments.yml",
                                         "tests/__init__.py", "tests/conftest.py", "tests/test_public.py")),
 }
-# Every `uses:` must be one of these, at a major version.
-ALLOWED_ACTIONS = {"actions/checkout", "actions/setup-python", "education/autograding-command-grader",
-                   "education/autograding-grading-reporter"}
-COMMAND_GRADER_INPUTS = {"test-name", "setup-command", "command", "timeout", "max-score"}
+# Every `uses:` must be one of these, at a major version: plain GitHub Actions, no classroom service's.
+ALLOWED_ACTIONS = {"actions/checkout", "actions/setup-python"}
 TOOLS = {"pip", "pytest"}  # modules that the install step provides
 GRADER_OUTPUTS = {"results.json", "feedback.md", "report.html"}  # what `grade --out DIR` writes
 
@@ -50,12 +48,12 @@ def template(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def workflow(template) -> dict:
-    return yaml.safe_load((template / ".github" / "workflows" / "classroom.yml").read_text())
+    return yaml.safe_load((template / ".github" / "workflows" / "feedback.yml").read_text())
 
 
 @pytest.fixture(scope="module")
 def steps(workflow) -> list[dict]:
-    return workflow["jobs"]["run-autograding-tests"]["steps"]
+    return workflow["jobs"]["feedback"]["steps"]
 
 
 def step(steps, name: str) -> dict:
@@ -157,55 +155,35 @@ def test_requirements_pin_the_graders_torch_and_cover_the_notebook(template):
 
 # --- the workflow, read ----------------------------------------------------------------------------
 
-def test_workflow_follows_classrooms_conventions(workflow, steps):
+def test_workflow_is_plain_github_actions(workflow, steps):
+    """Feedback on every push, reading the repository only, with no classroom service's actions: GitHub
+    Classroom, whose reporting actions the template used, was retired on 28 August 2026."""
     on = workflow.get("on", workflow.get(True))  # an unquoted `on:` parses as True
     assert "push" in on
-    assert workflow["permissions"] == {"checks": "write", "actions": "read", "contents": "read"}
-    job = workflow["jobs"]["run-autograding-tests"]  # the reporter looks for this check run by name
-    assert job["if"] == "github.actor != 'github-classroom[bot]'"
+    assert workflow["permissions"] == {"contents": "read"}
     for s in steps:
         if "uses" in s:
             action, _, version = s["uses"].partition("@")
             assert action in ALLOWED_ACTIONS and re.fullmatch(r"v\d+", version), s["uses"]
-        if s.get("uses", "").startswith("education/autograding-command-grader"):
-            assert set(s["with"]) <= COMMAND_GRADER_INPUTS
-            assert {"test-name", "command", "timeout", "max-score"} <= set(s["with"])
-            assert isinstance(s["with"]["max-score"], int), "the command grader reads max-score with parseInt"
-
-
-def test_reporters_read_every_graded_step(steps):
-    graders = [s["id"] for s in steps if s.get("uses", "").startswith("education/autograding-command-grader")]
-    reporters = [s for s in steps if s.get("uses", "").startswith("education/autograding-grading-reporter")]
-    assert len(reporters) == 2  # with the hidden grading, and without it
-    for reporter in reporters:
-        runners = reporter["with"]["runners"].split(",")
-        hidden = "env.HIDDEN_GRADING == 'true'" in reporter["if"]
-        assert runners == (graders if hidden else ["public-checks"])
-        assert reporter["env"] == {f"{r.upper()}_RESULTS": f"${{{{ steps.{r}.outputs.result }}}}" for r in runners}
-
-
-def test_points_come_from_grading_yml(steps):
-    points = load_config().points
-    assert step(steps, "Public checks")["with"]["max-score"] == 0
-    assert step(steps, "Mark S")["with"]["max-score"] == points["S"]
-    assert step(steps, "Mark S")["with"]["max-score"] + step(steps, "Mark S+")["with"]["max-score"] == points["S+"]
+    text = yaml.safe_dump(workflow)
+    assert "classroom" not in text.lower() and "autograding" not in text
 
 
 def test_hidden_grading_is_skipped_without_the_secret_and_keeps_the_token_out(workflow, steps):
-    job = workflow["jobs"]["run-autograding-tests"]
+    job = workflow["jobs"]["feedback"]
     assert job["env"]["HIDDEN_GRADING"] == "${{ secrets.CNN_GRADER_TOKEN != '' && vars.CNN_GRADER_REPO != '' }}"
     checkout = step(steps, "Check out the hidden grader")
     assert checkout["with"]["token"] == "${{ secrets.CNN_GRADER_TOKEN }}"
     assert checkout["with"]["repository"] == "${{ vars.CNN_GRADER_REPO }}"
     assert checkout["with"]["persist-credentials"] is False  # else the token sits in .grader/.git/config
-    for name in ("Check out the hidden grader", "Grade with the hidden checks", "Mark S", "Mark S+"):
+    for name in ("Check out the hidden grader", "Grade with the hidden checks"):
         assert "env.HIDDEN_GRADING == 'true'" in step(steps, name)["if"], name
     text = yaml.safe_dump(workflow)
     assert text.count("secrets.") == 2  # the condition and the checkout; no step's environment has it
 
 
-def test_workflow_says_its_points_are_feedback(template):
-    head = (template / ".github" / "workflows" / "classroom.yml").read_text().split("\nname:")[0]
+def test_workflow_says_it_is_feedback(template):
+    head = (template / ".github" / "workflows" / "feedback.yml").read_text().split("\nname:")[0]
     assert "FEEDBACK" in head and "grade-all" in head
 
 
@@ -244,7 +222,7 @@ def test_commands_name_only_what_exists(template, steps):
 # --- the workflow, run ----------------------------------------------------------------------------
 
 def run_command(cmd: str, workspace: Path, mnist_root: Path | None = None, **extra) -> subprocess.CompletedProcess:
-    """As the command grader runs it: a shell, in the repository root, with PATH and HOME only."""
+    """As a `run:` step runs it: a shell, in the repository root, with PATH and HOME only."""
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": os.environ["HOME"],
            **({"MNIST_ROOT": str(mnist_root)} if mnist_root else {}), **extra}
     return subprocess.run(["/bin/sh", "-c", cmd], cwd=workspace, env=env, capture_output=True, text=True,
@@ -262,27 +240,14 @@ def with_solution(template: Path, tmp_path: Path, solution: Path) -> Path:
                          ids=["reference", "stub"])
 def test_public_checks_command(template, steps, tmp_path, mnist_root, solution, passes):
     workspace = with_solution(template, tmp_path, ROOT / solution)
-    proc = run_command(step(steps, "Public checks")["with"]["command"], workspace, mnist_root)
+    proc = run_command(step(steps, "Public checks")["run"], workspace, mnist_root)
     assert (proc.returncode == 0) == passes, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert ("passed" if passes else "not implemented yet") in proc.stdout
 
 
-@pytest.mark.parametrize("mark, earned", [("S+", {"Mark S", "Mark S+"}), ("S", {"Mark S"}), (None, set())],
-                         ids=["S+", "S", "none"])
-def test_mark_commands_turn_the_mark_into_points(template, steps, tmp_path, mark, earned):
-    (tmp_path / "grading-out").mkdir()
-    (tmp_path / "grading-out" / "results.json").write_text(json.dumps({"extra_data": {"mark": mark}}))
-    points = 0
-    for name in ("Mark S", "Mark S+"):
-        proc = run_command(step(steps, name)["with"]["command"], tmp_path)
-        assert (proc.returncode == 0) == (name in earned), (name, proc.stdout, proc.stderr)
-        points += step(steps, name)["with"]["max-score"] if proc.returncode == 0 else 0
-    assert points == load_config().points.get(mark, 0)
-
-
 def test_hidden_grading_step_grades_the_workspace(template, steps, tmp_path, mnist_root):
     """The grading step, with .grader as a copy of this repository holding the short-budget config, on the
-    stub (no training, so quick); then the mark commands and the job-summary step read what it wrote."""
+    stub (no training, so quick); then the job-summary step reads what it wrote."""
     workspace = with_solution(template, tmp_path, ROOT / "assignment" / "cnn.py")
     grader = workspace / ".grader"
     for folder in ("autograder", "assignment"):
@@ -293,8 +258,6 @@ def test_hidden_grading_step_grades_the_workspace(template, steps, tmp_path, mni
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((workspace / "grading-out" / "results.json").read_text())
     assert results["extra_data"]["mark"] is None
-    for name in ("Mark S", "Mark S+"):
-        assert run_command(step(steps, name)["with"]["command"], workspace).returncode == 1
     summary = tmp_path / "summary.md"
     proc = run_command(step(steps, "Feedback in the job summary")["run"], workspace, GITHUB_STEP_SUMMARY=str(summary))
     assert proc.returncode == 0 and "**Mark: none**" in summary.read_text()

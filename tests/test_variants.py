@@ -77,7 +77,7 @@ def test_one_template_per_variant_given_each_with_its_own_numbers(tmp_path, conf
         handout = (template / "assignment" / "README.md").read_text()
         assert f"1. Convolution: {filters} filters of 12x12" in handout
         assert f"5. Fully connected layer with {units} units" in handout
-        workflow = (template / ".github" / "workflows" / "classroom.yml").read_text()
+        workflow = (template / ".github" / "workflows" / "feedback.yml").read_text()
         assert f'grade "$GITHUB_WORKSPACE" --variant {vid} --out' in workflow
 
 
