@@ -17,6 +17,9 @@ from assignment.solution import EXPERIMENTS
 
 from . import reportdir
 from .caches import DEFAULT_CACHE, grader_data
+from .classroom.anonymous import write_mapping
+from .classroom.audit import AuditLog
+from .classroom.policy import load_policy, submission_time
 from .config import load_config, resolved_yaml
 from .gradebook import (GRADED, NO_SOLUTION, NOT_IN_ROSTER, REGRADE, gradebook_row, needs_regrading, summary,
                         write_gradebook)
@@ -24,6 +27,7 @@ from .leaderboard import write_leaderboard
 from .spec import enumerate_variants
 from .submission import MAX_TABLE_BYTES, NOTEBOOK, find_submission, submission_sha
 from .variant_roster import read_roster
+from .variants import read_secret
 from .worker import INTERRUPTED, REPORT_FILES, GradeTask, TaskResult, grader_fingerprint
 
 OVERHEAD_S = 300  # beyond the child's wall limit: data, judging and reports
@@ -112,20 +116,34 @@ def make_task(name: str, path: Path, config: bytes, timeout: float, fingerprint:
 
 def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, scheduler: str | None = None,
               shard: Shard | None = None, force: bool = False, cache: Path = DEFAULT_CACHE,
-              roster: Path | None = None) -> int:
+              roster: Path | None = None, anonymous: Path | None = None, secret_file: Path | None = None) -> int:
     """Grade every submission in `folder` (or one shard of them) on a local cluster of `jobs` worker
     processes, or on the Dask cluster at `scheduler`, whose workers use their own default `cache`
     unless another is given. With `roster` (the instructor's student,variant mapping), each student is
     graded against their variant. What comes back inconclusive (the machine was too busy) is graded once
-    more at the end, one at a time. Returns 0, 1 if some submission could not be graded, 130 on Ctrl-C."""
+    more at the end, one at a time. With the config's `course:` policy, the gradebook also shows each final
+    mark and why, and OUT/audit.jsonl records every change (classroom/policy.py, audit.py). With `anonymous`
+    (the instructor's mapping file) and `secret_file`, every output names students by pseudonym
+    (classroom/anonymous.py). Returns 0, 1 if some submission could not be graded, 130 on Ctrl-C."""
     from .cluster import connect, run_tasks  # Dask is imported only to grade
 
     config = load_config(config_path)  # fail now on a bad config, not once per student
     ids = list(enumerate_variants(config.practical, config.variants))
     assigned = read_roster(roster, ids) if roster else None  # and on a bad roster
+    policy = load_policy(config)  # and on a bad policy, extensions or overrides file
+    secret = read_secret(secret_file) if anonymous is not None else None
     submissions = find_submissions(folder)
     if shard is not None:
         submissions = {name: submissions[name] for name in shard.select(list(submissions))}
+    variant = {name: assigned.get(name) if assigned is not None else "v1" for name in submissions}
+    times = {name: submission_time(path) for name, path in submissions.items()} if policy else {}
+    if secret is not None:  # from here on, every name is a pseudonym
+        alias = write_mapping(anonymous, list(submissions), secret, out)
+        submissions, variant, times = ({alias[n]: v for n, v in d.items()} for d in (submissions, variant, times))
+        submissions = dict(sorted(submissions.items()))
+    audit = AuditLog(out, policy, {"policy": config.path, "extensions": str(policy.course.extensions or ""),
+                                   "overrides": str(policy.course.overrides or ""),
+                                   "submission": "the platform's submission time"}) if policy else None
     reportdir.claim(out)
     if scheduler is None:
         grader_data(cache, config.practical.dataset)  # once, before the local workers race to build it
@@ -135,7 +153,6 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, sched
 
     status: dict[str, str] = {}  # name -> how its grading ended; the names still to grade are not in it
     tasks = []
-    variant = {name: assigned.get(name) if assigned is not None else "v1" for name in submissions}
     for name, path in submissions.items():
         sha = solution_sha(path)
         if sha is None:
@@ -145,12 +162,15 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, sched
         elif not force and already_graded(out / "submissions" / name, sha, variant[name]):
             status[name] = GRADED
         else:
-            tasks.append(make_task(name, path, config_bytes, timeout, fingerprint, worker_cache, variant[name]))
+            task = make_task(name, path, config_bytes, timeout, fingerprint, worker_cache, variant[name])
+            tasks.append(task if secret is None else replace(task, entry=name + (path.suffix if path.is_file() else "")))
     skipped = len(submissions) - len(tasks) - sum(s in (NO_SOLUTION, NOT_IN_ROSTER) for s in status.values())
 
     def book(pending: str = "pending") -> list[dict]:
         rows = [gradebook_row(n, out / "submissions" / n, status.get(n, pending), list(config.checks))
                 for n in submissions]
+        if audit is not None:
+            audit.apply(rows, times)
         write_gradebook(out / "gradebook.csv", rows)
         if config.challenge is not None:
             write_leaderboard(out, list(submissions))

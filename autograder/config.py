@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -20,7 +22,7 @@ from .spec import Practical, SpecError, enumerate_variants, parse_practical
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "grading.yml"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 # The child's phases that get a small time budget of their own (limits.phases); train() gets the wall limit.
-OPTIONAL_SECTIONS = ("challenge", "experiments")  # a config without them has no such track
+OPTIONAL_SECTIONS = ("challenge", "experiments", "course")  # a config without them has no such track
 BUDGETED_PHASES = ("import", "output_shape", "build_model", "model_io", "inspect", "evaluate", "top_patches")
 
 
@@ -95,6 +97,19 @@ class Experiments:
 
 
 @dataclass(frozen=True)
+class Course:
+    """The course's policy (`course:`): the deadline, the late rule, and the instructor's CSVs of extensions and
+    overrides (read by classroom/policy.py). grade-all applies it; a single `grade` does not."""
+    deadline: datetime  # aware, in `timezone`
+    timezone: str  # an IANA name, e.g. Europe/London
+    late_counts_as: str | None = None  # a late mark better than this counts as this (e.g. "S": a late S+ is S)
+    points_per_day: float = 0  # or: points off per started day late,
+    max_points_off: float = 0  # up to this many
+    extensions: Path | None = None  # CSV student,deadline,reason
+    overrides: Path | None = None  # CSV student,mark,points,reason,by,when
+
+
+@dataclass(frozen=True)
 class CheckSpec:
     title: str  # for the spec as written
     visibility: str
@@ -118,6 +133,7 @@ class Config:
     points: dict  # mark -> score
     challenge: Challenge | None = None  # None: grading.yml has no challenge section
     experiments: Experiments | None = None  # None: a handed-in experiments table is shown, not marked
+    course: Course | None = None  # None: no deadline, extensions or overrides; the final mark is the automatic one
     path: str = ""
     sha256: str = ""  # of the policy as graded (bases merged in); results.json records it (provenance.py)
 
@@ -220,7 +236,74 @@ def parse_config(raw, where: str = "grading.yml") -> Config:
         raise ConfigError(f"{where}: 'points' must give a number for S+ and for S")
     return Config(practical, variants, training, accuracy, _section(raw, "output_shape", OutputShape, where), patches, limits,
                   checks, {"S+": list(marks["S+"]), "S": list(marks["S"])}, dict(points), challenge,
-                  parse_experiments(raw, where), where)
+                  parse_experiments(raw, where), parse_course(raw, where), where)
+
+
+MARK_ORDER = ("S+", "S", "none")  # best first
+COURSE_KEYS = ("deadline", "timezone", "late", "extensions", "overrides")
+
+
+def parse_course(raw: dict, where: str) -> Course | None:
+    """The optional `course:` section (absent or null: no policy). The CSVs' paths are relative to the config file."""
+    section = raw.get("course")
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where}: 'course' must be a mapping, got {type(section).__name__}")
+    unknown = set(section) - set(COURSE_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) in 'course': {', '.join(sorted(unknown))}; allowed: "
+                          f"{', '.join(COURSE_KEYS)}")
+    for key in ("deadline", "timezone"):
+        if key not in section:
+            raise ConfigError(f"{where}: 'course' lacks {key}, e.g. deadline: \"2025-03-07 17:00\", "
+                              "timezone: Europe/London")
+    zone = section["timezone"]
+    try:
+        tz = ZoneInfo(zone) if isinstance(zone, str) and zone.strip() else None
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = None
+    if tz is None:
+        raise ConfigError(f"{where}: course.timezone must be a time zone name such as Europe/London or UTC, got {zone!r}")
+    deadline = parse_time(section["deadline"], tz, f"{where}: course.deadline")
+    late = section.get("late") or {}
+    if not isinstance(late, dict) or set(late) - {"counts_as", "points_per_day", "max_points_off"} or \
+            ("counts_as" in late) == ("points_per_day" in late) and late:
+        raise ConfigError(f"{where}: course.late must be {{counts_as: S}} (a late mark better than S counts as S) or "
+                          f"{{points_per_day: P, max_points_off: C}}; got {late!r}")
+    counts_as = late.get("counts_as")
+    if counts_as is not None and counts_as not in MARK_ORDER:
+        raise ConfigError(f"{where}: course.late.counts_as must be one of {', '.join(MARK_ORDER)}, got {counts_as!r}")
+    numbers = {}
+    for key in ("points_per_day", "max_points_off"):
+        value = late.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"{where}: course.late.{key} must be a number of points >= 0, got {value!r}")
+        numbers[key] = float(value)
+    if "points_per_day" in late and (numbers["points_per_day"] <= 0 or numbers["max_points_off"] <= 0):
+        raise ConfigError(f"{where}: course.late needs points_per_day > 0 and max_points_off > 0, got {late!r}")
+    files = {}
+    for key in ("extensions", "overrides"):
+        value = section.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(f"{where}: course.{key} must be the path of a CSV file, relative to {where}; got {value!r}")
+        files[key] = Path(where).resolve().parent / value if value else None
+    return Course(deadline, zone, counts_as, numbers["points_per_day"], numbers["max_points_off"], **files)
+
+
+def parse_time(value, tz: ZoneInfo, what: str) -> datetime:
+    """'2025-03-07 17:00' (or an ISO time with an offset) as an aware datetime; without an offset, in `tz`."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).strip()) if isinstance(value, str) else None
+        except ValueError:
+            moment = None
+        if moment is None:
+            raise ConfigError(f"{what} must be a date and time such as \"2025-03-07 17:00\" (in the course's time "
+                              f"zone) or with an offset, \"2025-03-07T17:00+00:00\"; got {value!r}")
+    return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
 
 
 def parse_experiments(raw: dict, where: str) -> Experiments | None:
