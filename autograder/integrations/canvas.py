@@ -37,7 +37,7 @@ from .passback import FinalMark, identity
 TOKEN_ENV = "CANVAS_TOKEN"
 LEDGER = "lms-ledger.jsonl"
 MATCH = {"canvas_id": "id", "sis_user_id": "sis_user_id", "login_id": "login_id"}  # roster column -> Canvas field
-TRIES = 6
+TRIES = 8  # tries of one request; the waits between them add up to about a minute without Retry-After
 
 
 class PushError(RuntimeError):
@@ -140,6 +140,9 @@ class CanvasPush:
         session.mount("https://", _Timeout(timeout))
         session.hooks["response"].append(self._keep)
 
+    def close(self) -> None:
+        self.canvas._Canvas__requester._session.close()
+
     def _keep(self, response, *args, **kwargs):
         self.last = response
 
@@ -150,33 +153,36 @@ class CanvasPush:
         except (TypeError, ValueError):
             return min(60.0, self.backoff * 2 ** attempt)
 
-    def retried(self, what: str, call, landed=None):
+    def retried(self, what: str, call, landed=None, unreachable_fails: bool = False):
         """call(), retried on rate limits, 5xx and timeouts; before sending again what may have landed (5xx,
-        timeout), landed() is asked, and True ends the retries. Other errors go through."""
+        timeout), landed() is asked, and True ends the retries. Other errors go through, and so does a refused
+        connection where `unreachable_fails` (the first request: a wrong URL is said at once)."""
         for attempt in range(TRIES):
+            self.last = None
             try:
                 return call()
             except RateLimitExceeded:
-                why = "rate limited (429)"
+                why, wait = "rate limited (429)", self._wait(attempt)
             except Forbidden as err:
                 if "rate limit exceeded" not in str(err).lower():
                     raise
-                why = "rate limited (403 Rate Limit Exceeded)"
+                why, wait = "rate limited (403 Rate Limit Exceeded)", self._wait(attempt)
             except (requests.Timeout, requests.ConnectionError) as err:
-                why = f"no answer ({type(err).__name__})"
+                if unreachable_fails and not isinstance(err, requests.ReadTimeout):
+                    raise
+                why, wait = f"no answer ({type(err).__name__})", self._wait(attempt)
                 if landed is not None and landed():
                     return None
             except CanvasException as err:
                 status = self.last.status_code if self.last is not None else 0
                 if status < 500:
                     raise
-                why = f"server error {status}"
+                why, wait = f"server error {status}", self._wait(attempt)
                 if landed is not None and landed():
                     return None
             if attempt == TRIES - 1:
                 raise PushError(f"{what}: {why}, {TRIES} times; run the same push again later: it posts only "
                                 "what is not posted yet")
-            wait = self._wait(attempt)
             self.log(f"{what}: {why}; trying again in {wait:g} s", file=sys.stderr)
             time.sleep(wait)
 
@@ -184,7 +190,8 @@ class CanvasPush:
         """The course, the assignment and its students: read before anything is posted, so that a bad token,
         URL or id stops the push with nothing posted."""
         try:
-            course = self.retried("reading the course", lambda: self.canvas.get_course(course_id))
+            course = self.retried("reading the course", lambda: self.canvas.get_course(course_id),
+                                  unreachable_fails=True)
             assignment = self.retried("reading the assignment", lambda: course.get_assignment(assignment_id))
             users = self.retried("listing the students",
                                  lambda: list(course.get_users(enrollment_type=["student"])))
@@ -237,6 +244,14 @@ def push(out: Path, marks: list[FinalMark], *, url: str, token: str, course_id: 
     if match not in MATCH:
         raise PushError(f"--match must be one of {', '.join(MATCH)}, got {match!r}")
     canvas = CanvasPush(url, token, timeout=timeout, backoff=backoff, log=log)
+    try:
+        return _push(canvas, out, marks, url, course_id, assignment_id, roster, match, attach_report, dry_run, log)
+    finally:
+        canvas.close()
+
+
+def _push(canvas: CanvasPush, out, marks, url, course_id, assignment_id, roster, match, attach_report, dry_run,
+          log) -> Outcome:
     course, assignment, users = canvas.open(course_id, assignment_id)
     field = MATCH[match]
     by_key = {str(getattr(u, field, "") or ""): u for u in users}
