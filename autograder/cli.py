@@ -170,6 +170,21 @@ def cmd_similarity(args) -> int:
     except SimilarityError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if (args.anonymous is None) != (args.secret_file is None):
+        print("error: --anonymous MAPPING and --secret-file F go together", file=sys.stderr)
+        return 2
+    if args.anonymous:
+        from .classroom.anonymous import pseudonymise_report, write_mapping
+        from .variants import VariantsError, read_secret
+
+        try:
+            secret = read_secret(Path(args.secret_file))
+        except VariantsError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        alias = write_mapping(Path(args.anonymous), [s.name for s in report.submissions] + [
+            n for n in report.skipped if not n.startswith("known/")], secret, Path(args.out))
+        report = pseudonymise_report(report, alias)
     csv_path, html_path = write_report(report, Path(args.out))
     above = sum(m.similarity >= report.threshold for m in report.matches)
     print(f"{len(report.submissions)} submissions, {len(report.known)} known solutions: {len(report.matches)} pairs "
@@ -330,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "match; repeat for several files (default: the stub, assignment/cnn.py)")
     s.add_argument("--threshold", type=float, default=0.5, help="similarity from which the page lists a pair and "
                    "shows it side by side (default: %(default)s)")
+    s.add_argument("--anonymous", metavar="MAPPING", help="name submissions by pseudonym, as grade-all --anonymous "
+                   "does (the same MAPPING file; needs --secret-file)")
+    s.add_argument("--secret-file", metavar="F", help="the course secret that keys the pseudonyms")
     s.set_defaults(run=cmd_similarity)
 
     p = sub.add_parser("spec", help="print the practical's derived table (layers, sizes, parameters) and variants")

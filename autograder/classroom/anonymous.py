@@ -64,3 +64,16 @@ def write_mapping(path: Path, students: list[str], secret: bytes, out: Path) -> 
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
     return given
+
+
+def pseudonymise_report(report, alias: dict[str, str]):
+    """The similarity report (similarity.Report) with each submission under its pseudonym (`alias`: student ->
+    pseudonym); known solutions keep their names."""
+    from dataclasses import replace
+
+    renamed = {id(s): replace(s, name=alias[s.name]) for s in report.submissions}
+    report.submissions = [renamed[id(s)] for s in report.submissions]
+    for match in report.matches:
+        match.a, match.b = renamed.get(id(match.a), match.a), renamed.get(id(match.b), match.b)
+    report.skipped = {alias.get(name, name): why for name, why in report.skipped.items()}
+    return report

@@ -181,3 +181,43 @@ def test_the_grade_follows_the_assignments_grading_type_and_the_report_is_attach
     assert posted_grade("percent", marks["ana"], None) == "100%"
     with pytest.raises(PushError, match="takes no grade"):
         posted_grade("not_graded", marks["ana"], None)
+
+
+REAL = {f"student-{n}-7731": n for n in MARKS}  # distinctive ids, so that a search for them cannot hit by chance
+
+
+def test_anonymous_grading_names_nobody_and_the_push_still_reaches_each_student(tmp_path, canvas, capsys):
+    from autograder.classroom.anonymous import pseudonym, read_mapping
+    from autograder.cli import main
+
+    folder, out, secret = tmp_path / "class", tmp_path / "out", tmp_path / "secret"
+    secret.write_text("course secret 1234\n")
+    mapping = tmp_path / "instructor" / "pseudonyms.csv"
+    mapping.parent.mkdir()
+    for real, short in REAL.items():
+        repo = student_repo(folder, real, "2025-03-07T16:00:00+00:00")
+        (repo / "assignment" / "cnn.py").write_text(f"import torch\n\nWIDTH = {len(short)}\n" + "x = 1\n" * 30)
+        graded(out, pseudonym(real, b"course secret 1234"), repo, MARKS[short], challenge=True)
+    args = [str(folder), "--out", str(out), "--config", TINY, "--anonymous", str(mapping), "--secret-file", str(secret)]
+    assert main(["grade-all", *args]) == 0
+    assert main(["similarity", str(folder), "--out", str(out / "similarity"), "--anonymous", str(mapping),
+                 "--secret-file", str(secret)]) == 0
+    assert main(["grade-all", str(folder), "--out", str(out), "--config", TINY, "--anonymous",
+                 str(out / "map.csv"), "--secret-file", str(secret)]) == 2  # the mapping may not lie in OUT
+
+    names = read_mapping(mapping)
+    assert sorted(names.values()) == sorted(REAL) and all(p.startswith("anon-") for p in names)
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert {"gradebook.csv", "leaderboard.csv", "leaderboard.html", "similarity.csv", "similarity.html"} <= {
+        p.name for p in written}
+    for path in written:
+        text = path.read_bytes().decode("utf-8", "replace")
+        assert not any(real in text or real in str(path) for real in REAL), path
+    assert not any(real in capsys.readouterr().out for real in REAL)
+    assert sorted(p.name for p in (out / "submissions").iterdir()) == sorted(names)
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,sis_user_id\n" + "".join(f"{real},S-{short}\n" for real, short in REAL.items()))
+    outcome = run_push(out, roster, canvas, pseudonyms=mapping)
+    assert sorted(outcome.posted) == sorted(names)
+    assert posted(canvas) == EXPECTED  # each student's own mark, at their own Canvas id
