@@ -220,7 +220,9 @@ class Context:
     def architecture_problems(self) -> list[str]:
         weights, problems = self.weights
         records = self.res.get("records", [])
-        problems = problems + canonical.layer_problems(self.res.get("modules", []), records, self.practical)
+        modules = self.res.get("modules", [])
+        problems = problems + canonical.layer_problems(modules, records, self.practical,
+                                                       self.res.get("module_count", len(modules)))
         if len(weights) == len(self.practical.roles) and not problems:
             problems += canonical.behaviour_problems(weights, self.probe, records, self.res.get("probe_out"),
                                                      self.practical)
