@@ -352,7 +352,7 @@ class _Judge:
     @pytest.fixture
     def ctx(self) -> Context:
         if self.expired:
-            raise self.expired
+            raise StudentError(str(self.expired))
         return self._ctx
 
     def expire(self, _signum=None, _frame=None):
