@@ -52,17 +52,18 @@ class _Checker:
 
     def text(self, value, limit: int = MAX_TEXT) -> str:
         if type(value) is not str or len(value) > limit:
-            raise Refused(f"a {type(value).__name__} where a text of at most {limit:,} characters belongs")
+            raise Refused(f"a value of type {type(value).__name__} where a text of at most {limit:,} characters "
+                          "belongs")
         return value
 
     def integer(self, value) -> int:
         if type(value) is not int or abs(value) >= 2**63:
-            raise Refused(f"a {type(value).__name__} where an integer belongs")
+            raise Refused(f"a value of type {type(value).__name__} where an integer belongs")
         return value
 
     def boolean(self, value) -> bool:
         if type(value) is not bool:
-            raise Refused(f"a {type(value).__name__} where True or False belongs")
+            raise Refused(f"a value of type {type(value).__name__} where True or False belongs")
         return value
 
     def number(self, value) -> int | float:
@@ -71,7 +72,7 @@ class _Checker:
     def items(self, value, limit: int = MAX_ITEMS) -> list:
         if type(value) not in (list, tuple) or len(value) > limit:
             size = f" of {len(value):,} items" if type(value) in (list, tuple) else ""
-            raise Refused(f"a {type(value).__name__}{size} where a list of at most {limit:,} belongs")
+            raise Refused(f"a value of type {type(value).__name__}{size} where a list of at most {limit:,} belongs")
         return list(value)
 
     def pair(self, value, first, second) -> list:
@@ -82,7 +83,7 @@ class _Checker:
 
     def tensor(self, value) -> torch.Tensor:
         if type(value) not in (torch.Tensor, torch.nn.Parameter):
-            raise Refused(f"a {type(value).__name__} where a tensor belongs")
+            raise Refused(f"a value of type {type(value).__name__} where a tensor belongs")
         if value.layout != torch.strided or value.dtype not in NUMERIC or value.is_quantized or value.ndim > MAX_DIMS:
             raise Refused(f"a tensor of an unusual kind ({value.dtype}, {value.layout})")
         self.numel += value.numel()
@@ -100,12 +101,12 @@ class _Checker:
                     return one(value)
                 except Refused:
                     continue
-            raise Refused(f"a {type(value).__name__} where none belongs")
+            raise Refused(f"a value of type {type(value).__name__} where none belongs")
         return check
 
     def mapping(self, value, keys, values, limit: int = MAX_ITEMS) -> dict:
         if type(value) is not dict or len(value) > limit:
-            raise Refused(f"a {type(value).__name__} where a dict of at most {limit:,} items belongs")
+            raise Refused(f"a value of type {type(value).__name__} where a dict of at most {limit:,} items belongs")
         return {keys(k): values(v) for k, v in value.items()}
 
     def shape(self, value) -> list[int]:

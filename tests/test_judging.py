@@ -85,3 +85,20 @@ def test_ctrl_c_stops_judging(monkeypatch):
     monkeypatch.setattr(canonical, "layer_problems", interrupted)
     with pytest.raises(KeyboardInterrupt):  # pytest used to swallow it, and grading went on
         judge(bare_context({"phase": "done", "errors": {}, "params": []}))
+
+
+def test_the_results_file_is_checked_for_type_and_size_before_use(tmp_path):
+    from autograder.job import load_results
+
+    def loaded(res):
+        path = tmp_path / "res.pt"
+        torch.save(res, path)
+        return load_results(path)
+    res, problem = loaded({"phase": "done", "errors": {}, "optimizer_steps": 3, "mark": "S+"})
+    assert res == {"phase": "done", "errors": {}, "optimizer_steps": 3} and problem is None  # unknown: dropped
+    for forged, said in [({"history": [{("loss", 1): 0.5}]}, "its history holds a value of type tuple"),
+                         ({"test_logits": torch.zeros(1).expand(10**6, 10**6)}, "its test_logits holds tensors of"),
+                         ({"optimizer_steps": 10**30}, "its optimizer_steps holds a value of type int"),
+                         ({"errors": {"train": {"type": "X", "message": 5}}}, "its errors holds a value of type int")]:
+        res, problem = loaded({"phase": "done", "errors": {}, **forged})
+        assert res == {} and said in problem, problem
