@@ -13,6 +13,7 @@ from .spec import Conv, Practical, fmt
 
 ALLOWED_LEAVES = {"Conv2d", "MaxPool2d", "Linear", "ReLU", "Dropout", "Flatten", "Identity"}
 LAYER_COUNTS = {"Conv2d": 2, "MaxPool2d": 1, "Linear": 2}
+MAX_LISTED = 5  # unexpected layers or parameters named one by one; the rest are counted
 
 
 def close(a, b) -> bool:
@@ -57,9 +58,11 @@ def match_params(params: list, practical: Practical) -> tuple[dict, list[str]]:
         else:
             problems.append(f"no parameter of shape {' or '.join(str(s) for s in shapes)} for {role}: "
                             f"expected {practical.role_hints[role]}")
-    for name, tensor in params:
-        if name not in used:
-            problems.append(f"unexpected parameter '{name}' of shape {tuple(tensor.shape)}")
+    unexpected = [(name, tensor) for name, tensor in params if name not in used]
+    for name, tensor in unexpected[:MAX_LISTED]:
+        problems.append(f"unexpected parameter '{name}' of shape {tuple(tensor.shape)}")
+    if len(unexpected) > MAX_LISTED:
+        problems.append(f"... and {len(unexpected) - MAX_LISTED:,} more unexpected parameters")
     total = sum(t.numel() for _, t in params)
     if total not in practical.param_counts:
         problems.insert(0, f"your model has {total:,} parameters, {practical.param_hint}")
@@ -106,18 +109,24 @@ def predict(w: dict, images: torch.Tensor, practical: Practical, batch: int = 10
                       for i in range(0, len(images), batch)])
 
 
-def layer_problems(modules: list, records: list, practical: Practical) -> list[str]:
-    """Extra or missing layers, and per-layer output sizes, from the student's module tree."""
-    problems = []
-    leaves = [(n, c) for n, c in modules if not any(m.startswith(n + ".") for m, _ in modules)]
-    for name, cls in leaves:
-        if cls not in ALLOWED_LEAVES:
-            problems.append(f"unexpected layer {cls} ({name}): the network has only convolutions, one "
-                            "max-pooling, fully connected layers, ReLUs and dropout")
-    for cls, count in LAYER_COUNTS.items():
+def layer_problems(modules: list, records: list, practical: Practical, count: int | None = None) -> list[str]:
+    """Extra or missing layers, and per-layer output sizes, from the student's module tree (`modules`: its
+    first named modules, of `count` in all). Linear in the number of modules."""
+    count = len(modules) if count is None else count
+    if count > len(modules):
+        return [f"your model has {count:,} modules, far more than the network's: it has only two convolutions, "
+                "one max-pooling, two fully connected layers, ReLUs and dropout"]
+    parents = {n.rpartition(".")[0] for n, _ in modules}
+    leaves = [(n, c) for n, c in modules if n not in parents]
+    unexpected = [f"unexpected layer {cls} ({name})" for name, cls in leaves if cls not in ALLOWED_LEAVES]
+    problems = [message + ": the network has only convolutions, one max-pooling, fully connected layers, ReLUs "
+                "and dropout" for message in unexpected[:MAX_LISTED]]
+    if len(unexpected) > MAX_LISTED:
+        problems.append(f"... and {len(unexpected) - MAX_LISTED:,} more unexpected layers")
+    for cls, wanted in LAYER_COUNTS.items():
         found = sum(1 for _, c in leaves if c == cls)
-        if found and found != count:
-            problems.append(f"{found} {cls} layers, expected {count}")
+        if found and found != wanted:
+            problems.append(f"{found} {cls} layers, expected {wanted}")
 
     def first(cls, i=0):
         outs = [r for r in records if r[1] == cls and r[3] is not None]

@@ -112,18 +112,25 @@ def probe_images(sets: dict, practical: Practical) -> torch.Tensor:
 
 
 def load_results(path: Path) -> tuple[dict, str | None]:
-    """The child's results, through torch's safe loader only (tensors and plain containers)."""
+    """The child's results, through torch's safe loader only (tensors and plain containers), within
+    bounds: the file's size, then its zip's inflated sizes (before torch.load), then the type and size
+    of every value the grader reads (claims.py)."""
     import torch
+
+    from .claims import Refused, checked, zip_problem
 
     if not path.is_file():
         return {}, None
     if path.stat().st_size > MAX_RESULTS_BYTES:
         return {}, f"the results file is larger than {MAX_RESULTS_BYTES >> 20} MB and was not read"
+    problem = zip_problem(path)
+    if problem:
+        return {}, f"the results file was not read: {problem}; it was not trusted"
     try:
         res = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as err:  # any unpickling refusal or corruption
         return {}, f"the results file could not be read safely ({type(err).__name__}); it was not trusted"
-    if not isinstance(res, dict) or not isinstance(res.get("errors", {}), dict):
-        return {}, "the results file does not hold what the grader wrote there; it was not trusted"
-    return res, None
-
+    try:
+        return checked(res), None
+    except Refused as err:
+        return {}, f"the results file does not hold what the grader wrote there ({err}); it was not trusted"

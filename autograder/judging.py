@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +29,7 @@ CHECKS_DIR = Path(__file__).resolve().with_name("checks")
 UNUSED_PLUGINS = ("cacheprovider", "doctest", "junitxml", "pastebin", "nose", "stepwise", "lfplugin",
                   "legacypath", "unraisableexception", "threadexception", "faulthandler")
 GRADER_FAULT = "the grader could not run this check (not your fault); your instructor has been told"
+JUDGING_SECONDS = 120  # judging runs here, on what the child returned; it takes seconds when that is sane
 PHASE_WORDS = {
     "start": "start-up", "import": "importing cnn.py", "output_shape": "output_shape()",
     "build_model": "build_model()", "model_io": "the model's forward pass", "train": "train()",
@@ -46,6 +49,15 @@ class StudentError(Exception):
 
 class Inconclusive(StudentError):
     """Not the student's: the machine was too busy for their code to finish in time. Regrade."""
+
+
+class JudgingTimeout(BaseException):
+    """Judging what the child returned went past JUDGING_SECONDS (judging.time_limit). A BaseException,
+    so that no `except Exception` in a check takes it for an answer and judges on."""
+
+    def __init__(self):
+        super().__init__(f"not judged: the grader stopped judging what your code returned after {JUDGING_SECONDS} s "
+                         "(it takes seconds for a model built as the handout says: one of the right size)")
 
 
 class CheckFailed(Exception):
@@ -223,10 +235,12 @@ class Context:
     def architecture_problems(self) -> list[str]:
         weights, problems = self.weights
         records = self.res.get("records", [])
-        problems = problems + canonical.layer_problems(self.res.get("modules", []), records, self.practical)
+        modules = self.res.get("modules", [])
+        problems = problems + canonical.layer_problems(modules, records, self.practical,
+                                                       self.res.get("module_count", len(modules)))
         if len(weights) == len(self.practical.roles) and not problems:
             problems += canonical.behaviour_problems(weights, self.probe, records, self.res.get("probe_out"),
-                                                     self.practical)
+                                                     self.practical) or self.test_output_problems()
         other = self.other_variant()
         if other:
             diff = differences(self.variants[other], self.practical)
@@ -237,6 +251,28 @@ class Context:
                                "your handout describes it")
         return problems
 
+    def test_output_problems(self) -> list[str]:
+        """The outputs the child reported on the test images (in the secret order) against the grader's
+        own network with the student's weights: a model that is right on the probe images only fails."""
+        reported = self.require("evaluate", "test_logits")
+        want = (len(self.perm), self.practical.classes)
+        if tuple(reported.shape) != want:
+            return [f"your model's output on the test images has shape {tuple(reported.shape)}, expected {want}"]
+        if canonical.close(reported, self.canonical_logits[self.perm]):
+            return []
+        return ["on the test images, your model's outputs are not those of the network its weights make (the "
+                "grader's copy of the network, with your weights, computes others), although they are on a few "
+                "probe images: the forward pass must compute the same network for every input and batch size"]
+
+    @cached_property
+    def canonical_logits(self) -> torch.Tensor:
+        """The grader's own network's logits for the test images (official order), then for the canaries,
+        with the student's weights: the images the child was shown, in the order before `perm`."""
+        images = self.test_images
+        if self.canaries is not None:
+            images = torch.cat([images, normalise(self.canaries.test_x, self.practical.dataset)])
+        return canonical.predict(self.weights[0], images, self.practical)
+
     @cached_property
     def predictions(self) -> tuple[torch.Tensor, bool]:
         """(the trained model's class for each test image, in the official order; verified). Verified means
@@ -244,10 +280,7 @@ class Context:
         theirs; else from the logits the child reported (it saw the test images in the order `perm`)."""
         try:
             if not self.architecture_problems:
-                images = self.test_images
-                if self.canaries is not None:
-                    images = torch.cat([images, normalise(self.canaries.test_x, self.practical.dataset)])
-                return canonical.predict(self.weights[0], images, self.practical).argmax(1), True
+                return self.canonical_logits.argmax(1), True
         except StudentError:
             pass
         return predictions_from_logits(self.require("evaluate", "test_logits"), self.perm,
@@ -316,16 +349,30 @@ def cuda_message(phase: str, err: dict) -> str:
 
 
 class _Judge:
-    """pytest plugin: gives the hidden checks their `ctx` and records each check's verdict."""
+    """pytest plugin: gives the hidden checks their `ctx` and records each check's verdict. Once judging
+    is past its time limit, the checks left get that verdict at once; a stopped grader stops judging."""
 
     def __init__(self, ctx: Context):
         self._ctx = ctx
         self.verdicts: dict[str, dict] = {}
         self.grader_errors: list[str] = []
+        self.expired: JudgingTimeout | None = None
+        self.stopped: BaseException | None = None  # Ctrl-C, or the sandbox's GraderStopped: raised again after
 
     @pytest.fixture
     def ctx(self) -> Context:
+        if self.expired:
+            raise StudentError(str(self.expired))
         return self._ctx
+
+    def expire(self, _signum=None, _frame=None):
+        """The time limit's signal handler: wherever judging is, it stops there."""
+        self.expired = JudgingTimeout()
+        raise self.expired
+
+    def pytest_keyboard_interrupt(self, excinfo):
+        if type(excinfo.value) is KeyboardInterrupt:  # not pytest's own Interrupted (a collection error)
+            self.stopped = excinfo.value
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -337,7 +384,14 @@ class _Judge:
         exc = call.excinfo
         if exc is None:
             return
-        if exc.errisinstance(Inconclusive):
+        if exc.errisinstance(sandbox.GraderStopped):
+            self.stopped = exc.value
+            item.session.shouldstop = str(exc.value)
+        elif exc.errisinstance(JudgingTimeout):
+            self.expired = exc.value
+            verdict["status"] = ERROR
+            verdict["messages"].append(str(exc.value))
+        elif exc.errisinstance(Inconclusive):
             if verdict["status"] in (PASSED, FAILED):
                 verdict["status"] = INCONCLUSIVE
             verdict["messages"].append(str(exc.value))
@@ -355,8 +409,25 @@ class _Judge:
             self.grader_errors.append(f"{item.nodeid}: {''.join(traceback.format_exception(exc.value))}")
 
 
+@contextmanager
+def time_limit(seconds: float, expire):
+    """Call `expire` (which raises) wherever this thread is after `seconds` (SIGALRM; only the main thread
+    can take signals: elsewhere there is no limit, and the sizes the checks go through are bounded anyway)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def judge(ctx: Context, names: list[str] | None = None) -> tuple[list[CheckResult], list[str]]:
-    """The verdicts of the checks `names` (default: all), in grading.yml's order, and any grader errors."""
+    """The verdicts of the checks `names` (default: all), in grading.yml's order, and any grader errors.
+    Judging stops at its time limit (those checks left say so) and on Ctrl-C (raised again here)."""
     names = list(ctx.config.checks) if names is None else [n for n in ctx.config.checks if n in names]
     if not names:
         return [], []
@@ -368,22 +439,26 @@ def judge(ctx: Context, names: list[str] | None = None) -> tuple[list[CheckResul
     with open(os.devnull, "w") as quiet:
         stdout, sys.stdout = sys.stdout, quiet
         try:
-            code = pytest.main(args, plugins=[plugin])
+            with time_limit(JUDGING_SECONDS, plugin.expire):
+                code = pytest.main(args, plugins=[plugin])  # the limit striking between checks: INTERNAL_ERROR
         finally:
             sys.stdout = stdout
-    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+    if plugin.stopped is not None:
+        raise plugin.stopped
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not plugin.expired:
         plugin.grader_errors.append(f"pytest could not run the hidden checks (exit {int(code)})")
     checks = []
     for name in names:
         spec = ctx.config.checks[name]
         v = plugin.verdicts.get(name)
-        if v is None:
+        if v is None and plugin.expired:
+            v = {"status": ERROR, "messages": [str(plugin.expired)]}
+        elif v is None:
             plugin.grader_errors.append(f"no hidden check ran for '{name}'")
             v = {"status": GRADER_ERROR, "messages": [GRADER_FAULT]}
         messages = [scrub(m) for m in v["messages"]]  # whatever a check quotes, no job path reaches the student
         checks.append(CheckResult(name, spec.title_for(ctx.practical), v["status"], messages, spec.visibility))
     return checks, plugin.grader_errors
-
 
 
 def one_message_per_cause(checks: list[CheckResult]) -> list[CheckResult]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import re
 from dataclasses import asdict
 from pathlib import Path
 
@@ -31,6 +33,37 @@ KIND_WORDS = {"failed": "failed", ERROR: "your code raised an error or stopped",
               INCONCLUSIVE: "not judged: the machine was too busy"}
 
 
+def plain(value, depth: int = 0):
+    """`value` as JSON can write it, whatever it is: text keys, lists, finite numbers, and the rest (a
+    tensor, a tuple key, something nested absurdly deep) as a short text."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**63 else str(value)[:40]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if depth < 20 and isinstance(value, dict):
+        return {k if isinstance(k, str) else _text(k): plain(v, depth + 1) for k, v in value.items()}
+    if depth < 20 and isinstance(value, (list, tuple)):
+        return [plain(v, depth + 1) for v in value]
+    return _text(value)
+
+
+def _text(value) -> str:
+    try:
+        return repr(value)[:200]
+    except Exception:  # noqa: BLE001  (a repr that fails, however it fails)
+        return f"<{type(value).__name__}>"
+
+
+def fenced(text: str, indent: str = "") -> list[str]:
+    """`text` as a markdown code block whose fence is longer than any run of backticks in it, so that
+    nothing in it can close the block early (CommonMark); paths inside the grader's job folder removed."""
+    text = scrub(str(text))
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return [indent + fence, *(indent + line for line in text.splitlines()), indent + fence]
+
+
 def mark_words(result: GradeResult) -> str:
     return REGRADE_WORDS if result.inconclusive else MARK_WORDS[result.mark]
 
@@ -45,7 +78,7 @@ def gradescope(result: GradeResult, config: Config) -> dict:
     for check in result.checks:
         tests.append({"name": check.title, "score": 0, "max_score": 0,
                       "status": "passed" if check.passed else "failed",
-                      "output": "\n".join(check.messages) or "passed", "visibility": check.visibility})
+                      "output": "\n".join(map(str, check.messages)) or "passed", "visibility": check.visibility})
     marked = result.experiments_marked
     if marked:
         score += marked["earned"]
@@ -53,7 +86,7 @@ def gradescope(result: GradeResult, config: Config) -> dict:
                       "status": "passed" if marked["earned"] else "failed", "output": marked["why"],
                       "visibility": "visible"})
     board = gradescope_entries(result.challenge)
-    return {
+    return plain({
         **({"leaderboard": board} if board else {}),
         "score": score,
         "execution_time": result.elapsed_s,
@@ -72,16 +105,16 @@ def gradescope(result: GradeResult, config: Config) -> dict:
                        "variant": result.variant, "matches_variant": result.matches_variant,
                        "challenge": None if result.challenge is None else asdict(result.challenge),
                        "experiments": result.experiments, "experiments_marked": result.experiments_marked},
-    }
+    })
 
 
 def _messages_md(messages: list[str]) -> list[str]:
     lines = []
     for m in messages:
-        head, _, rest = m.partition("\n")
+        head, _, rest = str(m).partition("\n")
         lines.append(f"- {head}")
         if rest.strip():
-            lines += ["", "  ```", *("  " + r for r in rest.splitlines()), "  ```"]
+            lines += ["", *fenced(rest, "  ")]
     return lines
 
 
@@ -170,7 +203,7 @@ def feedback_md(result: GradeResult) -> str:
         lines += ["", "> The grader itself hit a problem; this is not your fault, and your instructor will see it."]
     out = scrub(result.child.get("stdout_tail", "")).strip()
     if out:
-        lines += ["", "## The end of what your code printed", "", "```", *out.splitlines()[-20:], "```"]
+        lines += ["", "## The end of what your code printed", "", *fenced("\n".join(out.splitlines()[-20:]))]
     lines += ["", f"Graded in {result.elapsed_s:.0f} s. Sandbox: " + "; ".join(
         f"{k} {v}" for k, v in result.isolation.items() if k != "level") + "."]
     return "\n".join(lines) + "\n"

@@ -55,6 +55,7 @@ figcaption{color:#555;font-size:.9rem;margin-top:.3rem}
 </style></head><body>
 <h1>$heading</h1>
 <p>$mark_words</p>
+$cause
 $accuracy
 <table><thead><tr><th>check</th><th>result</th><th>details</th></tr></thead><tbody>
 $rows
@@ -78,9 +79,18 @@ def _inline_md(text: str) -> str:
 def _messages_html(messages: list[str]) -> str:
     parts = []
     for m in messages:
-        head, _, rest = m.partition("\n")
+        head, _, rest = str(m).partition("\n")
         parts.append(f"<p>{_inline_md(head)}</p>" + (f"<pre>{html.escape(rest)}</pre>" if rest.strip() else ""))
     return "".join(parts)
+
+
+def cause_html(result: GradeResult) -> str:
+    """The cause, said once at the top (the checks it stopped point to it), then its likely fixes."""
+    if not result.cause:
+        return ""
+    first, *fixes = result.cause
+    return ("<h2 id='cause'>What stopped your code</h2>" + _messages_html([first])
+            + (f"<h2>Likely fixes</h2>{_messages_html(fixes)}" if fixes else ""))
 
 
 def challenge_html(result: GradeResult) -> str:
@@ -137,7 +147,7 @@ def report_html(result: GradeResult, pngs: dict[str, bytes]) -> str:
             f" <span class='badge'>{esc(result.challenge.badge)} badge</span>"
             if result.challenge is not None and result.challenge.badge else ""),
         challenge=challenge_html(result) + experiments_html(result),
-        mark_words=esc(mark_words(result)),
+        mark_words=esc(mark_words(result)), cause=cause_html(result),
         accuracy="" if result.test_accuracy is None else f"<p>Test accuracy: {result.test_accuracy:.2%}</p>",
         rows=rows, notes=notes, figures=figures or "<p>No figures: the model did not train far enough.</p>",
         isolation="".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in result.isolation.items()),
