@@ -168,23 +168,8 @@ def usage(root: int, cpus: set[int]) -> tuple[float, float | None, float]:
     runnable threads less the sandbox's, in proportion to the CPUs (/proc/stat counts them all, also
     those of other containers, which this /proc may not show)."""
     tick = os.sysconf("SC_CLK_TCK")
-    children: dict[int, list[int]] = {}
-    stats: dict[int, list[str]] = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            stat = (proc / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2:].split()  # fields[0] is the state, [1] ppid, [6] flags
-            stats[int(proc.name)] = fields
-            children.setdefault(int(fields[1]), []).append(int(proc.name))
-        except (OSError, ValueError, IndexError):
-            continue  # the process ended meanwhile
-    sandbox, todo = {root}, [root]
-    while todo:
-        kids = children.get(todo.pop(), [])
-        sandbox.update(kids)
-        todo += kids
+    stats = processes()
+    sandbox = below(root, stats)
     run = wait = 0.0
     have_wait, mine, seen = True, 0, 0
     for pid, fields in stats.items():
@@ -210,6 +195,32 @@ def usage(root: int, cpus: set[int]) -> tuple[float, float | None, float]:
     if machine is not None:  # less this thread, which is running
         seen = max(seen, (machine[0] - mine - 1) * len(cpus) / machine[1])
     return run, wait if have_wait else None, seen
+
+
+def processes() -> dict[int, list[str]]:
+    """Every process's /proc/PID/stat after its name: [0] is its state, [1] its parent, [6] its flags."""
+    stats = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                stat = (proc / "stat").read_text()
+                stats[int(proc.name)] = stat[stat.rindex(")") + 2:].split()
+            except (OSError, ValueError):
+                continue  # the process ended meanwhile
+    return stats
+
+
+def below(root: int, stats: dict[int, list[str]]) -> set[int]:
+    """`root` and every process below it, whatever process group or session it is in."""
+    children: dict[int, list[int]] = {}
+    for pid, fields in stats.items():
+        children.setdefault(int(fields[1]), []).append(pid)
+    found, todo = {root}, [root]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found.update(kids)
+        todo += kids
+    return found
 
 
 def _task_stat(task: Path) -> list[str]:
