@@ -130,8 +130,9 @@ class Context:
                     f"made {of}: it seems stuck waiting (a sleep, input(), a lock, a DataLoader worker); check "
                     "that nothing in train() waits for something that never comes")
         if why == watch.SLOW:
-            return (f"time limit: train() made {of} in {wall:g} s, with all the CPU it asked for: each step "
-                    "is too slow; use minibatches of the handout's size and no extra work per step")
+            return (f"time limit: train() made {of} in {wall:g} s, on a machine that was not too busy: each step "
+                    "is too slow; use minibatches of the handout's size, no extra work per step, and no more "
+                    "processes or threads than the grader gives you")
         return (f"time limit: train() was stopped after {wall:g} s, having made {of}, and none lately (or used no "
                 "CPU): it seems stuck; check that every iteration calls optimizer.step() and nothing waits forever")
 

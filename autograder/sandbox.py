@@ -402,7 +402,9 @@ def _watch(proc: subprocess.Popen, progress: watching.Progress, limits: Limits, 
            on_progress, threads: int, start: float) -> None:
     """Wait for `proc`, sampling its CPU each second; stop it when a phase passes its budget, and at
     the wall limit (TimeoutExpired) after saying why train() was still running, if it was, or sooner when
-    train() has been blocked (no CPU used or waited for) for limits.idle_seconds."""
+    train() has been blocked (no CPU used or waited for) for limits.idle_seconds. The child may use
+    this process's CPUs; whether the machine was too busy for it is judged on them."""
+    cpus = os.sched_getaffinity(0)
     while True:
         try:
             proc.wait(timeout=1.0)
@@ -410,17 +412,17 @@ def _watch(proc: subprocess.Popen, progress: watching.Progress, limits: Limits, 
         except subprocess.TimeoutExpired:
             pass
         now = time.monotonic()
-        progress.samples.append(watching.Sample(now, progress.steps, *watching.group_cpu(proc.pid)))
+        progress.samples.append(watching.Sample(now, progress.steps, *watching.usage(proc.pid, cpus)))
         del progress.samples[:-600]  # ten minutes of samples are enough to judge the end by
         over = progress.over_budget(limits.phases, now)
         if over:
-            outcome.phase_timeout, outcome.phase_starved = over, progress.starved()
+            outcome.phase_timeout, outcome.phase_starved = over, progress.starved(threads, len(cpus))
             return
         if limits.idle_seconds and progress.idle_seconds() >= limits.idle_seconds:
             outcome.stopped_in_training, outcome.idle_s = watching.HANG, round(progress.idle_seconds(), 1)
             raise subprocess.TimeoutExpired(proc.args, limits.wall_seconds)
         if now - start >= limits.wall_seconds:
             if progress.phase == "train":
-                outcome.stopped_in_training = progress.stopped_in_training(threads)
+                outcome.stopped_in_training = progress.stopped_in_training(threads, len(cpus))
             raise subprocess.TimeoutExpired(proc.args, limits.wall_seconds)
         on_progress(progress)
