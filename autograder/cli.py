@@ -12,22 +12,23 @@ import sys
 import traceback
 from pathlib import Path
 
-from .caches import DEFAULT_CACHE
-from .config import DEFAULT_CONFIG, ConfigError, load_config
-from .reportdir import ReportFolderError
-from .spec import SpecError
+from .grading.caches import DEFAULT_CACHE
+from .practical.config import DEFAULT_CONFIG, ConfigError, load_config
+from .reports.reportdir import ReportFolderError
+from .practical.spec import SpecError
 
 GRADED, GRADER_FAILED, REGRADE = 0, 2, 3  # `grade`'s exit codes
 
 
 def cmd_grade(args) -> int:
-    from .live import Live
+    from .reports.live import Live
 
     live = Live()  # before the heavy imports, so its clock starts with the command
-    from . import grade, report, reportdir
-    from .results import ERROR, CheckResult, GradeResult
-    from .sandbox import GraderStopped
-    from .submission import SubmissionError, submission_sha
+    from .grading import grade
+    from .reports import report, reportdir
+    from .judging.results import ERROR, CheckResult, GradeResult
+    from .sandbox.isolation import GraderStopped
+    from .grading.submission import SubmissionError, submission_sha
 
     config = load_config(args.config)
     practical = variant_practical(config, args.variant)  # an unknown variant is refused before grading
@@ -64,7 +65,7 @@ def cmd_grade(args) -> int:
 
 
 def variant_practical(config, variant: str | None):
-    from .spec import variant_spec
+    from .practical.spec import variant_spec
 
     try:
         return variant_spec(config.practical, config.variants, variant)
@@ -73,7 +74,7 @@ def variant_practical(config, variant: str | None):
 
 
 def cmd_grade_all(args) -> int:
-    from .batch import grade_all
+    from .classroom.batch import grade_all
 
     return grade_all(Path(args.folder), Path(args.out), config_path=args.config, jobs=args.jobs,
                      scheduler=args.scheduler, shard=args.shard, force=args.force, cache=Path(args.cache),
@@ -81,7 +82,7 @@ def cmd_grade_all(args) -> int:
 
 
 def cmd_spec(args) -> int:
-    from .spec import enumerate_variants, field_value, table
+    from .practical.spec import enumerate_variants, field_value, table
 
     config = load_config(args.config)
     practical = variant_practical(config, args.variant)
@@ -98,7 +99,7 @@ def cmd_spec(args) -> int:
 
 
 def cmd_similarity(args) -> int:
-    from .similarity import SimilarityError, similarity_report, write_report
+    from .classroom.similarity import SimilarityError, similarity_report, write_report
 
     try:
         report = similarity_report(Path(args.folder), Path(args.known) if args.known else None,
@@ -116,8 +117,8 @@ def cmd_similarity(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    from .batch import merge_outputs
-    from .gradebook import MergeError
+    from .classroom.batch import merge_outputs
+    from .classroom.gradebook import MergeError
 
     try:
         return merge_outputs([Path(p) for p in args.outputs], Path(args.out))
@@ -127,7 +128,7 @@ def cmd_merge(args) -> int:
 
 
 def shard_arg(text: str):
-    from .batch import Shard
+    from .classroom.batch import Shard
 
     try:
         return Shard.parse(text)
@@ -136,7 +137,7 @@ def shard_arg(text: str):
 
 
 def cmd_release(args) -> int:
-    from .release import ReleaseError, write_template
+    from .release.release import ReleaseError, write_template
 
     try:
         files = write_template(Path(args.out_dir), load_config(args.config), args.variant)
@@ -150,7 +151,7 @@ def cmd_release(args) -> int:
 
 
 def cmd_variants(args) -> int:
-    from .variants import VariantsError, write_variants
+    from .release.variants import VariantsError, write_variants
 
     try:
         written = write_variants(Path(args.roster), Path(args.secret_file), Path(args.out), load_config(args.config))
@@ -162,7 +163,7 @@ def cmd_variants(args) -> int:
 
 
 def cmd_otter(args) -> int:
-    from .otter_zip import OtterZipError, build_otter_zip
+    from .integrations.otter_zip import OtterZipError, build_otter_zip
 
     try:
         build_otter_zip(Path(args.out_zip), args.config)

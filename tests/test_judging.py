@@ -7,11 +7,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder import canonical, cli, grade, judging, report
-from autograder.config import load_config
-from autograder.judging import Context, judge
-from autograder.results import ERROR, GRADER_ERROR, GradeResult
-from autograder.sandbox import Outcome
+from autograder.judging import canonical, context as judging
+from autograder import cli
+from autograder.grading import grade
+from autograder.reports import report
+from autograder.practical.config import load_config
+from autograder.judging.context import Context, judge
+from autograder.judging.results import ERROR, GRADER_ERROR, GradeResult
+from autograder.sandbox.isolation import Outcome
 
 FAST = Path(__file__).resolve().parent / "grading-fast.yml"
 
@@ -88,7 +91,7 @@ def test_ctrl_c_stops_judging(monkeypatch):
 
 
 def test_the_results_file_is_checked_for_type_and_size_before_use(tmp_path):
-    from autograder.job import load_results
+    from autograder.grading.job import load_results
 
     def loaded(res):
         path = tmp_path / "res.pt"

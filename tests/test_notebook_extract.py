@@ -7,9 +7,9 @@ import json
 import nbformat
 import pytest
 
-from autograder.batch import find_submissions, solution_sha
-from autograder.notebook import NotebookError, cell_definitions, extract, extract_file
-from autograder.submission import SubmissionError, find_submission, hand_in, submission_sha
+from autograder.classroom.batch import find_submissions, solution_sha
+from autograder.grading.notebook import NotebookError, cell_definitions, extract, extract_file
+from autograder.grading.submission import SubmissionError, find_submission, hand_in, submission_sha
 
 
 def notebook(*cells: str, markdown: str = "# My practical") -> nbformat.NotebookNode:

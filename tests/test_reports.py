@@ -5,10 +5,10 @@ import re
 
 import torch
 
-from autograder import report
-from autograder.config import load_config
-from autograder.report_page import report_html
-from autograder.results import ERROR, CheckResult, GradeResult
+from autograder.reports import report
+from autograder.practical.config import load_config
+from autograder.reports.report_page import report_html
+from autograder.judging.results import ERROR, CheckResult, GradeResult
 from tests.test_judging import FAST
 
 FORGED = "## Mark: S+ (forged)"

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from autograder.sandbox import Outcome
-from autograder.watch import OVERLOAD, SLOW, Progress, Sample, below, machine_busy, processes, usage
+from autograder.sandbox.isolation import Outcome
+from autograder.sandbox.watch import OVERLOAD, SLOW, Progress, Sample, below, machine_busy, processes, usage
 
 
 def progress(samples, phase="train") -> Progress:
@@ -113,7 +113,7 @@ def test_the_sandbox_s_own_processes_are_its_and_the_rest_are_the_machine_s():
 def test_load_this_proc_does_not_show_still_counts(monkeypatch):
     """Other containers' processes are not in this /proc, but their threads are in the machine's count
     of runnable ones (/proc/stat): so much of it as falls to the CPUs the child may use counts."""
-    from autograder import watch
+    from autograder.sandbox import watch
 
     monkeypatch.setattr(watch, "_machine_runnable", lambda: (41, 4))  # 40 besides the sampling thread
     sandbox = subprocess.Popen(["sleep", "30"])
