@@ -12,22 +12,23 @@ import sys
 import traceback
 from pathlib import Path
 
-from .caches import DEFAULT_CACHE
-from .config import DEFAULT_CONFIG, ConfigError, load_config
-from .reportdir import ReportFolderError
-from .spec import SpecError
+from .grading.caches import DEFAULT_CACHE
+from .practical.config import DEFAULT_CONFIG, ConfigError, load_config
+from .reports.reportdir import ReportFolderError
+from .practical.spec import SpecError
 
 GRADED, GRADER_FAILED, REGRADE = 0, 2, 3  # `grade`'s exit codes
 
 
 def cmd_grade(args) -> int:
-    from .live import Live
+    from .reports.live import Live
 
     live = Live()  # before the heavy imports, so its clock starts with the command
-    from . import grade, report, reportdir
-    from .results import ERROR, CheckResult, GradeResult
-    from .sandbox import GraderStopped
-    from .submission import SubmissionError, submission_sha
+    from .grading import grade
+    from .reports import report, reportdir
+    from .judging.results import ERROR, CheckResult, GradeResult
+    from .sandbox.isolation import GraderStopped
+    from .grading.submission import SubmissionError, submission_sha
 
     config = load_config(args.config)
     practical = variant_practical(config, args.variant)  # an unknown variant is refused before grading
@@ -64,7 +65,7 @@ def cmd_grade(args) -> int:
 
 
 def variant_practical(config, variant: str | None):
-    from .spec import variant_spec
+    from .practical.spec import variant_spec
 
     try:
         return variant_spec(config.practical, config.variants, variant)
@@ -73,8 +74,8 @@ def variant_practical(config, variant: str | None):
 
 
 def cmd_grade_all(args) -> int:
-    from .batch import grade_all
-    from .variants import VariantsError
+    from .classroom.batch import grade_all
+    from .release.variants import VariantsError
 
     if (args.anonymous is None) != (args.secret_file is None):
         print("error: --anonymous MAPPING and --secret-file F go together: the pseudonyms are keyed with the "
@@ -145,7 +146,7 @@ def cmd_lms(args) -> int:
 
 
 def cmd_spec(args) -> int:
-    from .spec import enumerate_variants, field_value, table
+    from .practical.spec import enumerate_variants, field_value, table
 
     config = load_config(args.config)
     practical = variant_practical(config, args.variant)
@@ -162,7 +163,7 @@ def cmd_spec(args) -> int:
 
 
 def cmd_similarity(args) -> int:
-    from .similarity import SimilarityError, similarity_report, write_report
+    from .classroom.similarity import SimilarityError, similarity_report, write_report
 
     try:
         report = similarity_report(Path(args.folder), Path(args.known) if args.known else None,
@@ -175,7 +176,7 @@ def cmd_similarity(args) -> int:
         return 2
     if args.anonymous:
         from .classroom.anonymous import pseudonymise_report, write_mapping
-        from .variants import VariantsError, read_secret
+        from .release.variants import VariantsError, read_secret
 
         try:
             secret = read_secret(Path(args.secret_file))
@@ -195,8 +196,8 @@ def cmd_similarity(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    from .batch import merge_outputs
-    from .gradebook import MergeError
+    from .classroom.batch import merge_outputs
+    from .classroom.gradebook import MergeError
 
     try:
         return merge_outputs([Path(p) for p in args.outputs], Path(args.out))
@@ -206,7 +207,7 @@ def cmd_merge(args) -> int:
 
 
 def shard_arg(text: str):
-    from .batch import Shard
+    from .classroom.batch import Shard
 
     try:
         return Shard.parse(text)
@@ -215,7 +216,7 @@ def shard_arg(text: str):
 
 
 def cmd_release(args) -> int:
-    from .release import ReleaseError, write_template
+    from .release.release import ReleaseError, write_template
 
     try:
         files = write_template(Path(args.out_dir), load_config(args.config), args.variant)
@@ -229,7 +230,7 @@ def cmd_release(args) -> int:
 
 
 def cmd_variants(args) -> int:
-    from .variants import VariantsError, write_variants
+    from .release.variants import VariantsError, write_variants
 
     try:
         written = write_variants(Path(args.roster), Path(args.secret_file), Path(args.out), load_config(args.config))
@@ -241,7 +242,7 @@ def cmd_variants(args) -> int:
 
 
 def cmd_otter(args) -> int:
-    from .otter_zip import OtterZipError, build_otter_zip
+    from .integrations.otter_zip import OtterZipError, build_otter_zip
 
     try:
         build_otter_zip(Path(args.out_zip), args.config)

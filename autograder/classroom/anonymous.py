@@ -14,7 +14,7 @@ import hmac
 import os
 from pathlib import Path
 
-from ..config import ConfigError
+from ..practical.config import ConfigError
 
 HEADER = ["pseudonym", "student"]
 PREFIX = "anon-"

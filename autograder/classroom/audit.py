@@ -13,7 +13,7 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..gradebook import DONE, gradebook_row
+from .gradebook import DONE, gradebook_row
 from .policy import Override, Policy, policy_columns
 
 LOG = "audit.jsonl"

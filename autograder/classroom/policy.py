@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ..config import MARK_ORDER, Config, ConfigError, Course, parse_time
+from ..practical.config import MARK_ORDER, Config, ConfigError, Course, parse_time
 
 # The gradebook's columns that the policy adds, after the automatic ones
 FIELDS = ("submitted", "deadline", "final_mark", "final_points", "why")

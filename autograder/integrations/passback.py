@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..classroom.anonymous import read_mapping
-from ..config import Config, ConfigError
-from ..gradebook import DONE, read_gradebook
+from ..practical.config import Config, ConfigError
+from ..classroom.gradebook import DONE, read_gradebook
 
 ROSTER_COLUMNS = ("canvas_id", "sis_user_id", "login_id", "email", "id_number", "name", "section")
 

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder.batch import grade_all
+from autograder.classroom.batch import grade_all
 from autograder.classroom.audit import LOG, read_log, rebuild
 from autograder.classroom.policy import load_policy, submission_time
-from autograder.config import ConfigError, load_config
-from autograder.gradebook import write_gradebook
+from autograder.practical.config import ConfigError, load_config
+from autograder.classroom.gradebook import write_gradebook
 from classroom_fixtures import ROOT, graded, student_repo
 
 DEADLINE = "2025-03-07 17:00"  # Europe/London, GMT in March: 17:00 UTC

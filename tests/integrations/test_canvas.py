@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.batch import grade_all
-from autograder.config import load_config
+from autograder.classroom.batch import grade_all
+from autograder.practical.config import load_config
 from autograder.integrations.canvas import LEDGER, PushError, posted_grade, push
 from autograder.integrations.passback import final_marks, read_roster
 from canvas_server import TOKEN, FakeCanvas

@@ -2,7 +2,7 @@
 gradebook import (Student, ID, SIS User ID, SIS Login ID, Section, then "NAME (ID)"); both read back."""
 import csv
 
-from autograder.batch import grade_all
+from autograder.classroom.batch import grade_all
 from autograder.cli import main
 from classroom_fixtures import ROOT, graded, student_repo
 
