@@ -11,6 +11,7 @@ grading.yml, refresh them with `python -m autograder.release.render`. Imports no
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import textwrap
@@ -224,8 +225,14 @@ def render_text(template: str, practical: spec.Practical, config: Config) -> str
 
 def main(argv: list[str] | None = None) -> int:
     """Rewrite this repository's assignment/ files from grading.yml (or the config given)."""
-    args = sys.argv[1:] if argv is None else argv
-    config = load_config(args[0] if args else None)
+    parser = argparse.ArgumentParser(prog="python -m autograder.release.render",
+                                     description="Rewrite assignment/ from grading.yml's spec (or CONFIG's).")
+    parser.add_argument("config", nargs="?", help="a grading.yml (default: the repository's)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except (OSError, ValueError) as err:
+        parser.error(str(err))
     package = Path(student_practical.__file__).resolve().parent
     for name, text in render_files(config.practical, config).items():
         (package / name).write_text(text)
