@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from autograder.batch import find_submissions, solution_sha
-from autograder.notebook import NotebookError, cell_definitions, extract, extract_file
+from assignment.notebook import NotebookError, cell_definitions, extract, extract_file
 from autograder.submission import SubmissionError, find_submission, hand_in, submission_sha
 
 
