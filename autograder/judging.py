@@ -16,7 +16,7 @@ from assignment.data import normalise
 
 from . import canonical, sandbox, watch
 from .config import Config
-from .causes import (DATA_ERRORS, PHASE_ORDER, Cause, error_fixes, loads_data, same_cause, scrub, script_fix,
+from .causes import (DATA_ERRORS, NOT_RUN, PHASE_ORDER, Cause, error_fixes, loads_data, same_cause, scrub, script_fix,
                      top_level_calls, uses_cuda, where)
 from .canaries import Canaries
 from .relabel import Provenance, provenance
@@ -388,14 +388,17 @@ def judge(ctx: Context, names: list[str] | None = None) -> tuple[list[CheckResul
 
 def one_message_per_cause(checks: list[CheckResult]) -> list[CheckResult]:
     """A cause that stopped several checks (an import error, a time limit) is told once, under the first;
-    the later ones point back to it."""
+    the later ones point back to it. The one line of a check that the cause at the top stopped already
+    points there, and stays as it is."""
     first: dict[str, str] = {}
     for check in checks:
         if check.status not in (ERROR, INCONCLUSIVE):
             continue
         said = []
         for message in check.messages:
-            if message in first:
+            if message.startswith(NOT_RUN):
+                said.append(message)
+            elif message in first:
                 said.append(f"not run: the same cause as under '{first[message]}' above")
             else:
                 first[message] = check.title
