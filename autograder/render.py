@@ -23,6 +23,7 @@ from assignment import datasets
 from assignment import practical as student_practical
 
 from . import spec
+from .causes import AVAILABLE
 from .config import DEFAULT_CONFIG, Config, load_config
 
 TEMPLATES = Path(__file__).resolve().with_name("templates") / "assignment"
@@ -139,6 +140,7 @@ def context(practical: spec.Practical, config: Config) -> dict:
         "dropout_pct": f"{p.dropout * 100:g}",
         "filters_word": NUMBER_WORDS.get(len(p.example_filters), str(len(p.example_filters))),
         "budget": config.training.iterations,
+        "limits": config.limits, "available": AVAILABLE,  # the grader's limits and modules, as the handout states them
         "challenge": challenge_facts(config),
         "calibration": calibration(config),
         "experiments_policy": config.experiments,
@@ -188,6 +190,7 @@ def environment() -> jinja2.Environment:
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
     env.filters["x"] = shape
     env.filters["num"] = lambda n: f"{n:,}"
+    env.filters["minutes"] = lambda s: f"{s / 60:g} minutes" if s % 60 == 0 else f"{s:g} s"
     env.filters["tuple_text"] = lambda values: "(" + ", ".join(map(str, values)) + ")"
     return env
 
