@@ -288,7 +288,7 @@ def student_message(phase: str, err: dict, practical: Practical) -> str:
         text = f"{practical.data.title} could not be loaded"
     func = PHASE_WORDS.get(phase, phase)
     if phase == "import":
-        head = f"your cnn.py could not be imported: {kind}: {text}"
+        head = f"your code could not be imported: {kind}: {text}"
     elif kind == "NotImplementedError":
         return f"{func} is not implemented yet: {text}"
     else:
