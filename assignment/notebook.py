@@ -212,12 +212,16 @@ def targets(node: ast.expr) -> list[ast.expr]:
 def is_plain_value(node: ast.expr) -> bool:
     """A value that runs nothing of note: literals, names, attributes, operators, containers; no call,
     no comprehension, no await, no walrus. A lambda's body does not run, so a lambda is plain."""
-    if isinstance(node, ast.Lambda):
-        return True
-    if isinstance(node, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr, ast.ListComp, ast.SetComp,
-                         ast.DictComp, ast.GeneratorExp)):
-        return False
-    return all(is_plain_value(child) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
+    todo = [node]  # a loop, not recursion: `X = 1+1+...+1` nests as deep as it is long
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Lambda):
+            continue
+        if isinstance(node, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr, ast.ListComp, ast.SetComp,
+                             ast.DictComp, ast.GeneratorExp)):
+            return False
+        todo += [child for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr)]
+    return True
 
 
 def ipython_call(stmt: ast.stmt) -> str | None:

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder import release, render
-from autograder.config import load_config, resolved_yaml
+from autograder.release import release, render
+from autograder.practical.config import load_config, resolved_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ROOT / "tests" / "grading-fast.yml"
@@ -108,7 +108,7 @@ def test_template_gives_away_no_secret(template):
     secret_files = {p.read_bytes() for folder in ("autograder", "reference") for p in (ROOT / folder).rglob("*")
                     if p.is_file() and p.stat().st_size > 0 and not {"__pycache__", "templates"} & set(p.parts)}
     secret_files.add((ROOT / "grading.yml").read_bytes())
-    hidden_defs = {line.strip() for p in (ROOT / "autograder" / "checks").glob("test_*.py")
+    hidden_defs = {line.strip() for p in (ROOT / "autograder" / "judging" / "checks").glob("test_*.py")
                    for line in p.read_text().splitlines() if line.startswith("def ")}
     assert hidden_defs
     for path in sorted(p for p in template.rglob("*") if p.is_file()):

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder import sandbox
-from autograder.config import load_raw
+from autograder.sandbox import isolation as sandbox
+from autograder.practical.config import load_raw
 
 ORDER = ["root", "userns", "none"]  # strongest first; CNN_GRADER_SANDBOX can only weaken it
 LEVELS = ORDER[ORDER.index(sandbox.available_level()):]

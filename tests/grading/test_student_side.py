@@ -13,11 +13,11 @@ from pathlib import Path
 import nbformat
 import torch
 
-from autograder import report
-from autograder.config import load_config
-from autograder.judging import Context, judge, one_message_per_cause
-from autograder.results import FAILED, PASSED, CheckResult, GradeResult
-from autograder.sandbox import Outcome
+from autograder.reports import report
+from autograder.practical.config import load_config
+from autograder.judging.context import Context, judge, one_message_per_cause
+from autograder.judging.results import FAILED, PASSED, CheckResult, GradeResult
+from autograder.sandbox.isolation import Outcome
 from test_notebook_grading import recipe_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,7 +128,7 @@ def test_feedback_md_leaves_the_sandbox_to_results_json_and_the_report():
     assert not [w for w in SANDBOX_WORDS if w in feedback], feedback
     extra = report.gradescope(result, load_config(FAST))["extra_data"]
     assert extra["isolation"]["hidden_paths"] == "102 paths covered by empty mounts"
-    from autograder.report_page import report_html
+    from autograder.reports.report_page import report_html
     assert "parent-death signal" in report_html(result, {})
 
 
