@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from autograder.classroom.batch import find_submissions, solution_sha
-from autograder.grading.notebook import NotebookError, cell_definitions, extract, extract_file
+from assignment.notebook import NotebookError, cell_definitions, extract, extract_file
 from autograder.grading.submission import SubmissionError, find_submission, hand_in, submission_sha
 
 

@@ -31,7 +31,7 @@ from ..practical.spec import Practical
 PHASE_WORDS = {"start": "start-up", "import": "importing cnn.py", "build_model": "build_challenge_model()",
                "train": "train() on the challenge model",
                "evaluate": "the challenge model's forward pass on the test images", "done": "the end"}
-ABSENT_WORDS = ("The challenge is optional: your cnn.py has no build_challenge_model(), so it was not entered. "
+ABSENT_WORDS = ("The challenge is optional: your code defines no build_challenge_model(), so it was not entered. "
                 "It never changes the mark.")
 GRADER_FAULT = "the grader failed while judging the challenge (not your fault; your mark stands)"
 

@@ -218,7 +218,8 @@ def stand_in_model(practical: dict) -> torch.nn.Module:
 
 
 def probe_unimplemented(mod, job: dict, rec: Recorder) -> None:
-    """Record a NotImplementedError from train() or top_patches(), so feedback names every missing function."""
+    """Record a NotImplementedError from train() or top_patches(), or their absence, so feedback names every
+    missing function."""
     from assignment.data import TensorImages, normalise
 
     dataset = job["practical"]["spec"]["dataset"]["name"]
@@ -227,6 +228,10 @@ def probe_unimplemented(mod, job: dict, rec: Recorder) -> None:
     calls = {"train": lambda: mod.train(model, tiny, tiny, iterations=2, log_every=1),
              "top_patches": lambda: mod.top_patches(model, normalise(job["patch_x"][:10], dataset), [0], k=2)}
     for name, call in calls.items():
+        if not defines(mod, name):
+            rec.data["errors"][name] = {"type": "AttributeError", "trace": "",
+                                        "message": f"module 'assignment.cnn' has no attribute '{name}'"}
+            continue
         try:
             call()
         except NotImplementedError as err:
@@ -280,7 +285,7 @@ def run_phases(mod, job: dict, rec: Recorder, timed) -> None:
     timed("output_shape", lambda: run_output_shape(mod, job["shape_cases"], rec))
 
     torch.manual_seed(job["seed"])
-    model = timed("build_model", mod.build_model)
+    model = timed("build_model", lambda: mod.build_model())  # inside timed: a missing build_model is named
     if not isinstance(model, torch.nn.Module):
         if "build_model" not in rec.data["errors"]:
             rec.data["errors"]["build_model"] = {

@@ -12,14 +12,11 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assignment.solution import EXPERIMENTS, find_solution
+from assignment.solution import EXPERIMENTS, NOTEBOOK, HandInError, find_hand_in, hand_in_source, notebooks_in
 
-NOTEBOOK = ".ipynb"
 MAX_TABLE_BYTES, MAX_TABLE_ROWS, MAX_TABLE_COLUMNS, MAX_CELL = 64 * 1024, 100, 20, 80
-
-
-class SubmissionError(ValueError):
-    """Something was handed in but cannot be graded as it is; the message says why and what to do."""
+SubmissionError = HandInError  # something handed in that cannot be graded as it is (the student's side says it too)
+find_submission = find_hand_in  # the file to grade: the one the public checks and the driver run
 
 
 @dataclass
@@ -28,32 +25,6 @@ class HandIn:
     code: bytes  # what is graded as cnn.py
     notes: list[str] = field(default_factory=list)  # for the student: what was taken from a notebook
     experiments: dict | None = None  # the experiments table handed in beside it (experiments_table)
-
-
-def notebooks_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob(f"*{NOTEBOOK}") if p.is_file() and not p.name.startswith("."))
-
-
-def find_submission(path: str | Path) -> Path:
-    """The file to grade: a cnn.py found as find_solution finds it, else a notebook, that is the .ipynb file
-    itself or, in the folder (or its assignment/ folder), cnn.ipynb or the only notebook there."""
-    path = Path(path)
-    try:
-        return find_solution(path)
-    except FileNotFoundError:
-        pass
-    for folder in (path, path / "assignment"):
-        if not folder.is_dir():
-            continue
-        found = notebooks_in(folder)
-        named = [p for p in found if p.name == f"cnn{NOTEBOOK}"]
-        if named or len(found) == 1:
-            return (named or found)[0].resolve()
-        if found:
-            raise SubmissionError(f"{folder} holds {len(found)} notebooks ({', '.join(p.name for p in found)}) "
-                                  f"and no cnn.py: hand in one notebook, or name the one to grade cnn{NOTEBOOK}")
-    raise FileNotFoundError(f"no cnn.py or notebook at {path}: expected a cnn.py or {NOTEBOOK} file, a folder "
-                            "holding one, or a repository with assignment/cnn.py")
 
 
 def submission_sha(path: str | Path) -> str | None:
@@ -72,17 +43,10 @@ def submission_sha(path: str | Path) -> str | None:
 
 
 def hand_in(file: Path) -> HandIn:
-    """The code to grade as cnn.py: the file's bytes, or a notebook's definitions with notes on the rest."""
-    table = experiments_table(file.with_name(EXPERIMENTS))
-    if file.suffix != NOTEBOOK:
-        return HandIn(file, file.read_bytes(), experiments=table)
-    from .notebook import NotebookError, extract_file
-
-    try:
-        extraction = extract_file(file)
-    except NotebookError as err:
-        raise SubmissionError(str(err)) from None
-    return HandIn(file, extraction.source.encode(), extraction.notes(), table)
+    """The code to grade as cnn.py: the file's bytes, or a notebook's definitions with notes on the rest,
+    taken as the student's own checks take them (assignment/solution.py)."""
+    code, notes = hand_in_source(file)
+    return HandIn(file, code, notes, experiments_table(file.with_name(EXPERIMENTS)))
 
 
 def experiments_table(path: Path) -> dict | None:

@@ -17,6 +17,9 @@ from assignment.datasets import Dataset
 from ..practical.spec import Practical, fmt
 
 API = ("output_shape", "build_model", "train", "top_patches")  # assignment.solution.API, without importing it
+NOT_RUN = "not run: needs"  # how a check that the cause stopped begins its one line
+AVAILABLE = "torch, torchvision, numpy, the standard library and the assignment package"  # what cnn.py may import
+_NO_MODULE = re.compile(r"No module named '([\w.]+)'")
 NEEDS = {"import": "import", "output_shape": "output_shape()", "build_model": "build_model()",
          "model_io": "the forward pass", "train": "train()", "inspect": "the forward pass",
          "evaluate": "the forward pass", "top_patches": "top_patches()", "start": "start-up"}
@@ -59,7 +62,7 @@ class Cause:
 
     @property
     def not_run(self) -> str:
-        return f"not run: needs {NEEDS.get(self.phase, self.phase)} (see the cause at the top)"
+        return f"{NOT_RUN} {NEEDS.get(self.phase, self.phase)} (see the cause at the top)"
 
     def lines(self) -> list[str]:
         return [self.message, *self.fixes]
@@ -149,8 +152,12 @@ def error_fixes(phase: str, err: dict, memory_mb: int, processes: int, practical
         fixes.append(f"this hit the memory limit ({memory_mb} MB)")
     if kind == "BlockingIOError" or "resource temporarily unavailable" in low:
         fixes.append(f"this hit the process limit ({processes} processes)")
-    if kind in ("ModuleNotFoundError", "ImportError") and ("reference" in low or "autograder" in low):
-        fixes.append("only torch, numpy, the standard library and the assignment package are available")
+    module = _NO_MODULE.search(text)
+    if kind in ("ModuleNotFoundError", "ImportError") and module:
+        name = module[1].split(".")[0]
+        fixes.append(f"the grader has {AVAILABLE}, and no `{name}`: remove the import of {name} from cnn.py "
+                     "(print or the standard logging module can stand in for a logging library), or import it "
+                     'only under `if __name__ == "__main__":`, for your own runs')
     return fixes
 
 

@@ -18,7 +18,7 @@ from assignment.data import normalise
 from . import canonical
 from ..sandbox import isolation as sandbox, watch
 from ..practical.config import Config
-from .causes import (DATA_ERRORS, PHASE_ORDER, Cause, error_fixes, loads_data, same_cause, scrub, script_fix, top_level_calls, uses_cuda, where)
+from .causes import (DATA_ERRORS, NOT_RUN, PHASE_ORDER, Cause, error_fixes, loads_data, same_cause, scrub, script_fix, top_level_calls, uses_cuda, where)
 from .canaries import Canaries
 from .relabel import Provenance, provenance
 from .results import ERROR, FAILED, GRADER_ERROR, INCONCLUSIVE, PASSED, CheckResult
@@ -321,7 +321,7 @@ def student_message(phase: str, err: dict, practical: Practical) -> str:
         text = f"{practical.data.title} could not be loaded"
     func = PHASE_WORDS.get(phase, phase)
     if phase == "import":
-        head = f"your cnn.py could not be imported: {kind}: {text}"
+        head = f"your code could not be imported: {kind}: {text}"
     elif kind == "NotImplementedError":
         return f"{func} is not implemented yet: {text}"
     else:
@@ -463,14 +463,17 @@ def judge(ctx: Context, names: list[str] | None = None) -> tuple[list[CheckResul
 
 def one_message_per_cause(checks: list[CheckResult]) -> list[CheckResult]:
     """A cause that stopped several checks (an import error, a time limit) is told once, under the first;
-    the later ones point back to it."""
+    the later ones point back to it. The one line of a check that the cause at the top stopped already
+    points there, and stays as it is."""
     first: dict[str, str] = {}
     for check in checks:
         if check.status not in (ERROR, INCONCLUSIVE):
             continue
         said = []
         for message in check.messages:
-            if message in first:
+            if message.startswith(NOT_RUN):
+                said.append(message)
+            elif message in first:
                 said.append(f"not run: the same cause as under '{first[message]}' above")
             else:
                 first[message] = check.title

@@ -27,7 +27,7 @@ REFERENCE = REPO / "reference" / "cnn.py"
 # The student's package, file by file. A new file in assignment/ ships only once it is listed here:
 # copied as it is, or rendered from the spec (render.RENDERED: the handout, the stub, the notebook, practical.json).
 COPIED_FILES = (
-    "__init__.py", "__main__.py", "data.py", "datasets.py", "solution.py", "plots.py", "practical.py",
+    "__init__.py", "__main__.py", "data.py", "datasets.py", "solution.py", "notebook.py", "plots.py", "practical.py",
     "experiments.py", "experiments.yml",
     "tests/__init__.py", "tests/conftest.py", "tests/test_public.py",
 )

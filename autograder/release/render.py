@@ -26,6 +26,7 @@ from assignment import practical as student_practical
 from ..practical import spec
 from ..practical.config import DEFAULT_CONFIG, Config, load_config
 from ..practical.paths import REPO
+from ..judging.causes import AVAILABLE
 
 TEMPLATES = Path(__file__).resolve().with_name("templates") / "assignment"
 STABILITY = REPO / "benchmarks" / "results"  # benchmarks/bench.py stability
@@ -141,6 +142,7 @@ def context(practical: spec.Practical, config: Config) -> dict:
         "dropout_pct": f"{p.dropout * 100:g}",
         "filters_word": NUMBER_WORDS.get(len(p.example_filters), str(len(p.example_filters))),
         "budget": config.training.iterations,
+        "limits": config.limits, "available": AVAILABLE,  # the grader's limits and modules, as the handout states them
         "challenge": challenge_facts(config),
         "calibration": calibration(config),
         "experiments_policy": config.experiments,
@@ -190,6 +192,7 @@ def environment() -> jinja2.Environment:
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
     env.filters["x"] = shape
     env.filters["num"] = lambda n: f"{n:,}"
+    env.filters["minutes"] = lambda s: f"{s / 60:g} minutes" if s % 60 == 0 else f"{s:g} s"
     env.filters["tuple_text"] = lambda values: "(" + ", ".join(map(str, values)) + ")"
     return env
 

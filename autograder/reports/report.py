@@ -10,8 +10,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from . import reportdir
-from .wording import MARK_WORDS, REGRADE_WORDS, STATUS_WORDS, CHALLENGE_HOW, KIND_WORDS, mark_words, experiments_heading
-from ..judging.causes import scrub
+from .wording import HELD_BACK, MARK_WORDS, REGRADE_WORDS, STATUS_WORDS, CHALLENGE_HOW, KIND_WORDS, mark_words, experiments_heading
+from ..judging.causes import NOT_RUN, scrub
 from ..practical.config import Config
 from .leaderboard import gradescope_entries
 from ..judging.results import ABSENT, GradeResult
@@ -49,13 +49,35 @@ def fenced(text: str, indent: str = "") -> list[str]:
     return [indent + fence, *(indent + line for line in text.splitlines()), indent + fence]
 
 
+def stopped_by_cause(check) -> bool:
+    """The check says only that the cause at the top stopped it (one line, said once in feedback.md)."""
+    return len(check.messages) == 1 and check.messages[0].startswith(NOT_RUN)
+
+
+def gradescope_mark_words(result: GradeResult) -> str:
+    """mark_words as Gradescope shows them: a failing check whose details grading.yml holds back there is
+    named as held back, so that the words promise nothing that is not listed."""
+    held = [c for c in result.checks if not c.passed and c.visibility in HELD_BACK and not stopped_by_cause(c)]
+    if result.inconclusive or not held:
+        return mark_words(result)
+    shown = any(not c.passed and c.visibility not in HELD_BACK for c in result.checks)
+    titles = " and ".join(f'"{c.title}"' for c in held)
+    when = "; ".join(sorted({HELD_BACK[c.visibility] for c in held}))
+    first = MARK_WORDS[result.mark].split(". ")[0] + "."
+    if result.mark == "S":
+        fix = "fix what is listed below, and " if shown else ""
+        return (f"{first} To reach S+, {fix}the check{'s' * (len(held) > 1)} {titles} must pass too: "
+                f"{'its' if len(held) == 1 else 'their'} details {when}.")
+    return f"{mark_words(result)} The details of the check{'s' * (len(held) > 1)} {titles} {when}."
+
+
 def gradescope(result: GradeResult, config: Config) -> dict:
     """Gradescope's results format. The score is carried by one "Mark" test, so it equals the tests' sum;
     each check is a 0-point test that carries its feedback."""
     best = max(config.points.values())
     score = config.points.get(result.mark, 0) if result.mark else 0
     tests = [{"name": "Mark", "score": score, "max_score": best, "status": "passed" if result.mark else "failed",
-              "output": mark_words(result), "visibility": "visible"}]
+              "output": gradescope_mark_words(result), "visibility": "visible"}]
     for check in result.checks:
         tests.append({"name": check.title, "score": 0, "max_score": 0,
                       "status": "passed" if check.passed else "failed",
@@ -71,7 +93,8 @@ def gradescope(result: GradeResult, config: Config) -> dict:
         **({"leaderboard": board} if board else {}),
         "score": score,
         "execution_time": result.elapsed_s,
-        "output": (REGRADE_WORDS if result.inconclusive else f"Mark: {result.mark or 'none'}. " + MARK_WORDS[result.mark])
+        "output": (REGRADE_WORDS if result.inconclusive else f"Mark: {result.mark or 'none'}. "
+                   + gradescope_mark_words(result))
         + "".join(f"\n\n{line}" for line in cause_lines(result)),
         "output_format": "md",
         "visibility": "visible",
@@ -159,9 +182,17 @@ def feedback_md(result: GradeResult) -> str:
     if result.notes:
         lines += ["", "## Your hand-in", "", *(f"- {n}" for n in result.notes)]
     failing = [c for c in result.checks if not c.passed]
+    stopped: dict[str, list[str]] = {}  # a check's one "not run" line -> the checks that say it: said once
+    for c in failing:
+        if stopped_by_cause(c):
+            stopped.setdefault(c.messages[0], []).append(c.title)
     if failing:
         lines += ["", "## What to fix", ""]
+        lines += [f"- {', '.join(titles)}: {line}" for line, titles in stopped.items()]
+        lines += [""] if stopped else []
         for c in failing:
+            if stopped_by_cause(c):
+                continue
             kind = KIND_WORDS.get(c.status, c.status)
             lines += [f"### {c.title} ({kind})", "", *_messages_md(c.messages), ""]
     for section in (challenge_md(result), experiments_md(result)):
@@ -172,8 +203,7 @@ def feedback_md(result: GradeResult) -> str:
     out = scrub(result.child.get("stdout_tail", "")).strip()
     if out:
         lines += ["", "## The end of what your code printed", "", *fenced("\n".join(out.splitlines()[-20:]))]
-    lines += ["", f"Graded in {result.elapsed_s:.0f} s. Sandbox: " + "; ".join(
-        f"{k} {v}" for k, v in result.isolation.items() if k != "level") + "."]
+    lines += ["", f"Graded in {result.elapsed_s:.0f} s."]  # how the sandbox was set up: results.json, report.html
     return "\n".join(lines) + "\n"
 
 

@@ -17,6 +17,9 @@ CHALLENGE_HOW = ("The grader scored your challenge model itself, from its output
                  "in an order the grader kept secret), against the labels train() was given. The parameter count "
                  "is your model's own, counted inside the sandbox; the seconds are the grader's clock for the "
                  "whole challenge run. The challenge never changes the mark.")
+# Gradescope visibility -> when a failing check's details reach the student there ("visible": now)
+HELD_BACK = {"hidden": "are not shown to you", "after_due_date": "are shown after the due date",
+             "after_published": "are shown once grades are published"}
 KIND_WORDS = {"failed": "failed", ERROR: "your code raised an error or stopped",
               GRADER_ERROR: "the grader failed here, not your code",
               INCONCLUSIVE: "not judged: the machine was too busy"}

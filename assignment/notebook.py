@@ -1,9 +1,10 @@
 """A notebook hand-in as a cnn.py: the definitions in its code cells, and what was left out and why.
 
-This runs in the grader's process, so it only parses: nbformat reads the file, IPython's own input
+The public checks, the driver and the grader all take a notebook through here (assignment/solution.py),
+so a notebook runs the same everywhere. This only parses: nbformat reads the file, IPython's own input
 transformer turns magics and shell escapes into plain Python calls, and `ast` sorts each top-level
 statement into a definition (kept) or something that would run (left out). Nothing in the notebook
-is executed here; the kept source is graded in the sandbox like any cnn.py.
+is executed here; the kept source then runs like any cnn.py (in the grader, inside its sandbox).
 """
 from __future__ import annotations
 
@@ -45,10 +46,11 @@ class Extraction:
 
     def notes(self) -> list[str]:
         """What a student reads about the conversion, one point per line."""
-        notes = [f"Your notebook {self.name} was graded as a cnn.py made of the definitions in its "
+        notes = [f"Your notebook {self.name} runs as a cnn.py made of the definitions in its "
                  f"{self.code_cells} code cells: imports, functions, classes and constants (assignments of plain "
-                 "values, without calls). Nothing else in it was run. Cells are counted from the top, "
-                 "markdown included."]
+                 "values, without calls). Nothing else in it runs. Jupyter does not number cells, so each "
+                 "left-out line below is quoted; its cell number counts every cell from the top, markdown "
+                 "cells included."]
         for item in self.left_out[:MAX_LISTED]:
             where = f"cell {item.cell}" + (f", line {item.line}" if item.line else "")
             notes.append(f"Left out {where}: `{item.text}`: {item.why}.")
