@@ -1,8 +1,9 @@
 """Train and inspect your CNN: ``python -m assignment [--solution PATH] [--out DIR] [--iterations N] ...``.
 ``python -m assignment experiments GRID.yml`` trains a grid of configurations instead (experiments.py).
 
-Runs your cnn.py from start to finish: builds the network, trains it with your train(), measures the
-test accuracy once at the end, and writes the hand-in figures and a summary.json to the out folder.
+Runs your cnn.py (or your notebook's definitions, as the grader takes them) from start to finish:
+builds the network, trains it with your train(), measures the test accuracy once at the end, and writes
+the hand-in figures and a summary.json to out/, or to out-quick/ for a run shorter than the full one.
 ``python -m assignment --help`` lists the flags and their defaults.
 
 Exit status: 0 when everything ran, 1 when your code is unfinished or returned something unusable,
@@ -26,22 +27,25 @@ from tqdm import tqdm
 
 from assignment import datasets, plots, practical
 from assignment.data import DataUnavailable, load_data
-from assignment.solution import find_solution, load_solution
+from assignment.solution import HandInError, find_hand_in, hand_in_source, load_solution
 
 HISTORY_KEYS = ("iteration", "loss", "train_accuracy", "valid_accuracy")
 N_PATCH_IMAGES = 10_000
 K_PATCHES = 12
+FULL_ITERATIONS = 4000  # the grader's budget (grading.yml); a run of any other length is not the hand-in's
+HAND_IN_OUT, QUICK_OUT = "out", "out-quick"
 
 
 def parse_args(argv: list[str] | None, spec: practical.Practical) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m assignment", description=(
         "Train your cnn.py, measure its test accuracy once, and write the hand-in figures and summary.json."))
     parser.add_argument("--solution", default=None, metavar="PATH",
-                        help="your cnn.py, a folder holding one, or a repository with assignment/cnn.py "
-                             "(default: $CNN_SOLUTION if set, else assignment/cnn.py)")
-    parser.add_argument("--out", default="out", metavar="DIR",
-                        help="folder for the figures and summary.json (default: %(default)s/)")
-    parser.add_argument("--iterations", type=int, default=4000, metavar="N",
+                        help="your cnn.py or notebook, a folder holding one, or a repository with "
+                             "assignment/cnn.py (default: $CNN_SOLUTION if set, else assignment/cnn.py)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help=f"folder for the figures and summary.json (default: {HAND_IN_OUT}/ for the full "
+                             f"{FULL_ITERATIONS} iterations, the hand-in's; {QUICK_OUT}/ for any other number)")
+    parser.add_argument("--iterations", type=int, default=FULL_ITERATIONS, metavar="N",
                         help="minibatch updates (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=50, metavar="B",
                         help="minibatch size (default: %(default)s)")
@@ -65,6 +69,8 @@ def parse_args(argv: list[str] | None, spec: practical.Practical) -> argparse.Na
     for name in ("iterations", "batch_size", "log_every"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.out is None:  # a quick run never overwrites the figures handed in
+        args.out = HAND_IN_OUT if args.iterations == FULL_ITERATIONS else QUICK_OUT
     return args
 
 
@@ -184,11 +190,14 @@ def main(argv: list[str] | None = None) -> int:
                       out / "digits.png")
 
     try:
-        solution = find_solution(args.solution)
-    except FileNotFoundError as err:
+        solution = find_hand_in(args.solution)
+        notes = hand_in_source(solution)[1]  # a notebook: what was left out of it, as the grader says it
+    except (FileNotFoundError, HandInError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"solution: {solution}")
+    for note in notes:
+        print(f"  {note}")
 
     try:
         cnn = load_solution(solution)

@@ -1,7 +1,14 @@
-"""Find and import a solution file (a cnn.py), whichever folder it sits in."""
+"""Find and import your hand-in, whichever folder it sits in: a cnn.py, or a notebook graded as one.
+
+Not a solution to the practical: this is the loader that the public checks, the driver, the notebook
+and the grader share, so that all of them run the same code from what you hand in. A notebook is
+turned into a cnn.py by assignment/notebook.py, which keeps the definitions of its code cells and
+lists what it left out.
+"""
 from __future__ import annotations
 
 import importlib.util
+import linecache
 import os
 import sys
 from pathlib import Path
@@ -10,6 +17,11 @@ from types import ModuleType
 API = ("output_shape", "build_model", "train", "top_patches")
 DEFAULT = Path(__file__).with_name("cnn.py")
 EXPERIMENTS = "experiments.csv"  # the experiments table, which a student may hand in beside cnn.py
+NOTEBOOK = ".ipynb"
+
+
+class HandInError(ValueError):
+    """Something was handed in but cannot be used as it is; the message says why and what to do."""
 
 
 def find_solution(path: str | os.PathLike | None = None) -> Path:
@@ -27,14 +39,65 @@ def find_solution(path: str | os.PathLike | None = None) -> Path:
                             "or a repository with assignment/cnn.py")
 
 
+def notebooks_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob(f"*{NOTEBOOK}") if p.is_file() and not p.name.startswith("."))
+
+
+def find_hand_in(path: str | os.PathLike | None = None) -> Path:
+    """The file to run: a cnn.py found as find_solution finds it, else a notebook, that is the .ipynb file
+    itself or, in the folder (or its assignment/ folder), cnn.ipynb or the only notebook there. With no
+    path: $CNN_SOLUTION if set, else this package's own cnn.py."""
+    path = Path(path if path is not None else os.environ.get("CNN_SOLUTION") or DEFAULT)
+    try:
+        return find_solution(path)
+    except FileNotFoundError:
+        pass
+    for folder in (path, path / "assignment"):
+        if not folder.is_dir():
+            continue
+        found = notebooks_in(folder)
+        named = [p for p in found if p.name == f"cnn{NOTEBOOK}"]
+        if named or len(found) == 1:
+            return (named or found)[0].resolve()
+        if found:
+            raise HandInError(f"{folder} holds {len(found)} notebooks ({', '.join(p.name for p in found)}) "
+                              f"and no cnn.py: hand in one notebook, or name the one to grade cnn{NOTEBOOK}")
+    raise FileNotFoundError(f"no cnn.py or notebook at {path}: expected a cnn.py or {NOTEBOOK} file, a folder "
+                            "holding one, or a repository with assignment/cnn.py")
+
+
+def hand_in_source(file: Path) -> tuple[bytes, list[str]]:
+    """What runs as cnn.py, and notes for the student: a cnn.py's own bytes (no notes), or a notebook's
+    definitions with a note on each thing left out. A notebook is only parsed here, never run."""
+    if file.suffix != NOTEBOOK:
+        return file.read_bytes(), []
+    from assignment.notebook import NotebookError, extract_file
+
+    try:
+        extraction = extract_file(file)
+    except NotebookError as err:
+        raise HandInError(str(err)) from None
+    return extraction.source.encode(), extraction.notes()
+
+
 def load_solution(path: str | os.PathLike | None = None) -> ModuleType:
-    """Import the solution as the module ``assignment.cnn``, so that its imports of the helpers
-    (``from assignment.data import ...`` or ``from .data import ...``) work wherever the file lies."""
-    file = find_solution(path)
+    """Import the hand-in as the module ``assignment.cnn``, so that its imports of the helpers
+    (``from assignment.data import ...`` or ``from .data import ...``) work wherever the file lies.
+    A notebook runs as the definitions that hand_in_source takes from it."""
+    file = find_hand_in(path)
     import assignment  # noqa: F401  (the parent package must exist for relative imports)
 
-    spec = importlib.util.spec_from_file_location("assignment.cnn", file)
-    module = importlib.util.module_from_spec(spec)
+    if file.suffix != NOTEBOOK:
+        spec = importlib.util.spec_from_file_location("assignment.cnn", file)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["assignment.cnn"] = module
+        spec.loader.exec_module(module)
+        return module
+    source = hand_in_source(file)[0].decode()
+    name = f"{file} (its definitions)"  # tracebacks quote the kept lines, which Jupyter does not number
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+    module = ModuleType("assignment.cnn")
+    module.__file__, module.__package__ = name, "assignment"
     sys.modules["assignment.cnn"] = module
-    spec.loader.exec_module(module)
+    exec(compile(source, name, "exec"), module.__dict__)
     return module

@@ -12,22 +12,23 @@ import sys
 import traceback
 from pathlib import Path
 
-from .caches import DEFAULT_CACHE
-from .config import DEFAULT_CONFIG, ConfigError, load_config
-from .reportdir import ReportFolderError
-from .spec import SpecError
+from .grading.caches import DEFAULT_CACHE
+from .practical.config import DEFAULT_CONFIG, ConfigError, load_config
+from .reports.reportdir import ReportFolderError
+from .practical.spec import SpecError
 
 GRADED, GRADER_FAILED, REGRADE = 0, 2, 3  # `grade`'s exit codes
 
 
 def cmd_grade(args) -> int:
-    from .live import Live
+    from .reports.live import Live
 
     live = Live()  # before the heavy imports, so its clock starts with the command
-    from . import grade, report, reportdir
-    from .results import ERROR, CheckResult, GradeResult
-    from .sandbox import GraderStopped
-    from .submission import SubmissionError, submission_sha
+    from .grading import grade
+    from .reports import report, reportdir
+    from .judging.results import ERROR, CheckResult, GradeResult
+    from .sandbox.isolation import GraderStopped
+    from .grading.submission import SubmissionError, submission_sha
 
     config = load_config(args.config)
     practical = variant_practical(config, args.variant)  # an unknown variant is refused before grading
@@ -64,7 +65,7 @@ def cmd_grade(args) -> int:
 
 
 def variant_practical(config, variant: str | None):
-    from .spec import variant_spec
+    from .practical.spec import variant_spec
 
     try:
         return variant_spec(config.practical, config.variants, variant)
@@ -73,15 +74,76 @@ def variant_practical(config, variant: str | None):
 
 
 def cmd_grade_all(args) -> int:
-    from .batch import grade_all
+    from .classroom.batch import grade_all
+    from .release.variants import VariantsError
 
-    if args.deadline and not args.classroom50:
-        print("error: --deadline chooses each student's submit/ tag; it needs --classroom50", file=sys.stderr)
+    if (args.anonymous is None) != (args.secret_file is None):
+        print("error: --anonymous MAPPING and --secret-file F go together: the pseudonyms are keyed with the "
+              "course secret, and the mapping back is written to MAPPING", file=sys.stderr)
         return 2
-    return grade_all(Path(args.folder), Path(args.out), config_path=args.config, jobs=args.jobs,
-                     scheduler=args.scheduler, shard=args.shard, force=args.force, cache=Path(args.cache),
-                     roster=Path(args.roster) if args.roster else None, classroom50=args.classroom50,
-                     deadline=args.deadline)
+    try:
+        return grade_all(Path(args.folder), Path(args.out), config_path=args.config, jobs=args.jobs,
+                         scheduler=args.scheduler, shard=args.shard, force=args.force, cache=Path(args.cache),
+                         roster=Path(args.roster) if args.roster else None,
+                         anonymous=Path(args.anonymous) if args.anonymous else None,
+                         secret_file=Path(args.secret_file) if args.secret_file else None,
+                         classroom50=args.classroom50)
+    except VariantsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def cmd_audit(args) -> int:
+    from .classroom.anonymous import read_mapping
+    from .classroom.audit import LOG, describe, history
+
+    name = args.student
+    if args.pseudonyms:
+        back = {s: p for p, s in read_mapping(Path(args.pseudonyms)).items()}
+        name = back.get(name, name)
+    lines = history(Path(args.out), name)
+    if not lines:
+        print(f"no line for {args.student} in {Path(args.out) / LOG}", file=sys.stderr)
+        return 1
+    print(f"{args.student}" + (f" ({name})" if name != args.student else "") + f": {len(lines)} change(s)")
+    for line in lines:
+        print(describe(line))
+    return 0
+
+
+def cmd_lms(args) -> int:
+    from .integrations.canvas import PushError, push, read_token
+    from .integrations.lms_csv import canvas_rows, moodle_rows, write_csv
+    from .integrations.passback import final_marks, read_roster
+
+    config = load_config(args.config)
+    marks = final_marks(Path(args.out), config, Path(args.pseudonyms) if args.pseudonyms else None)
+    roster = read_roster(Path(args.roster)) if args.roster else None
+    if args.lms_command == "csv":
+        points = args.points_possible or max(config.points.values())
+        if args.format == "moodle":
+            header, rows, missing = moodle_rows(marks, roster or {}, args.item or f"Assignment: {args.name}", points)
+        else:
+            header, rows, missing = canvas_rows(marks, roster or {}, args.name, args.assignment or "", points)
+        write_csv(Path(args.csv), header, rows)
+        print(f"Wrote {args.csv}: {len(rows)} students, columns {', '.join(header)}")
+        if missing:
+            print(f"left out (no id in the roster): {', '.join(missing)}", file=sys.stderr)
+        return 1 if missing else 0
+    try:
+        outcome = push(Path(args.out), marks, url=args.url, token=read_token(
+            Path(args.token_file) if args.token_file else None), course_id=args.course, assignment_id=args.assignment,
+            roster=roster, match=args.match, attach_report=args.attach_report, dry_run=args.dry_run)
+    except PushError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print(f"Dry run: {len(outcome.planned)} grade(s) would be posted, {len(outcome.unchanged)} unchanged, "
+              f"{len(outcome.unmatched)} not matched; nothing was posted")
+    else:
+        print(f"Posted {len(outcome.posted)} grade(s); {len(outcome.unchanged)} unchanged, {len(outcome.unmatched)} "
+              "not matched")
+    return 1 if outcome.unmatched else 0
 
 
 def classroom_assignment(text: str) -> tuple[str, str]:
@@ -107,7 +169,7 @@ def cmd_classroom50(args) -> int:
 
 
 def cmd_spec(args) -> int:
-    from .spec import enumerate_variants, field_value, table
+    from .practical.spec import enumerate_variants, field_value, table
 
     config = load_config(args.config)
     practical = variant_practical(config, args.variant)
@@ -124,7 +186,7 @@ def cmd_spec(args) -> int:
 
 
 def cmd_similarity(args) -> int:
-    from .similarity import SimilarityError, similarity_report, write_report
+    from .classroom.similarity import SimilarityError, similarity_report, write_report
 
     try:
         report = similarity_report(Path(args.folder), Path(args.known) if args.known else None,
@@ -132,6 +194,21 @@ def cmd_similarity(args) -> int:
     except SimilarityError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if (args.anonymous is None) != (args.secret_file is None):
+        print("error: --anonymous MAPPING and --secret-file F go together", file=sys.stderr)
+        return 2
+    if args.anonymous:
+        from .classroom.anonymous import pseudonymise_report, write_mapping
+        from .release.variants import VariantsError, read_secret
+
+        try:
+            secret = read_secret(Path(args.secret_file))
+        except VariantsError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        alias = write_mapping(Path(args.anonymous), [s.name for s in report.submissions] + [
+            n for n in report.skipped if not n.startswith("known/")], secret, Path(args.out))
+        report = pseudonymise_report(report, alias)
     csv_path, html_path = write_report(report, Path(args.out))
     above = sum(m.similarity >= report.threshold for m in report.matches)
     print(f"{len(report.submissions)} submissions, {len(report.known)} known solutions: {len(report.matches)} pairs "
@@ -142,8 +219,8 @@ def cmd_similarity(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    from .batch import merge_outputs
-    from .gradebook import MergeError
+    from .classroom.batch import merge_outputs
+    from .classroom.gradebook import MergeError
 
     try:
         return merge_outputs([Path(p) for p in args.outputs], Path(args.out))
@@ -153,7 +230,7 @@ def cmd_merge(args) -> int:
 
 
 def shard_arg(text: str):
-    from .batch import Shard
+    from .classroom.batch import Shard
 
     try:
         return Shard.parse(text)
@@ -162,7 +239,7 @@ def shard_arg(text: str):
 
 
 def cmd_release(args) -> int:
-    from .release import ReleaseError, write_template
+    from .release.release import ReleaseError, write_template
 
     try:
         files = write_template(Path(args.out_dir), load_config(args.config), args.variant)
@@ -176,7 +253,7 @@ def cmd_release(args) -> int:
 
 
 def cmd_variants(args) -> int:
-    from .variants import VariantsError, write_variants
+    from .release.variants import VariantsError, write_variants
 
     try:
         written = write_variants(Path(args.roster), Path(args.secret_file), Path(args.out), load_config(args.config))
@@ -188,7 +265,7 @@ def cmd_variants(args) -> int:
 
 
 def cmd_otter(args) -> int:
-    from .otter_zip import OtterZipError, build_otter_zip
+    from .integrations.otter_zip import OtterZipError, build_otter_zip
 
     try:
         build_otter_zip(Path(args.out_zip), args.config)
@@ -233,15 +310,59 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--force", action="store_true", help="regrade submissions that already have results")
     a.add_argument("--roster", default=None, help="CSV with header student,variant: each student's variant, "
                    "the student matching the submission's name in FOLDER (default: none, everyone v1)")
+    a.add_argument("--anonymous", metavar="MAPPING", default=None, help="name every student by a pseudonym in "
+                   "all that grade-all writes; the mapping back goes to MAPPING, a file of yours outside --out "
+                   "(needs --secret-file)")
+    a.add_argument("--secret-file", metavar="F", default=None, help="the course secret (as for `variants`) that "
+                   "keys the pseudonyms of --anonymous")
     a.add_argument("--classroom50", metavar="CLASSROOM/ASSIGNMENT", type=classroom_assignment, default=None,
                    help="FOLDER is what `gh teacher download ORG CLASSROOM ASSIGNMENT` wrote: grade each student's "
-                   "latest submit/ tag, and add the tag, its time, the late flag and the score their own run "
-                   "reported to the gradebook (default: FOLDER holds one cnn.py or folder per student)")
-    a.add_argument("--deadline", metavar="ISO8601", default=None, help="with --classroom50: grade the latest "
-                   "submit/ tag at or before this time, e.g. 2026-12-01T23:59:00+01:00 (the offset is required), and "
-                   "flag later ones late (default: the latest tag, nothing late)")
+                   "latest submit/ tag (with a course: policy, the latest by their deadline), and add the tag, its time "
+                   "and the score their own run reported to the gradebook (default: FOLDER holds one cnn.py or "
+                   "folder per student)")
     common(a)
     a.set_defaults(run=cmd_grade_all)
+
+    au = sub.add_parser("audit", help="print a student's history of final marks from OUT/audit.jsonl")
+    au.add_argument("student", help="the student's name, as in the gradebook (or their own, with --pseudonyms)")
+    au.add_argument("--out", required=True, help="the grade-all output folder")
+    au.add_argument("--pseudonyms", metavar="MAPPING", help="the mapping grade-all --anonymous wrote")
+    au.set_defaults(run=cmd_audit)
+
+    lms = sub.add_parser("lms", help="send the final marks to the course's LMS: push to Canvas, or write a CSV")
+    lms_sub = lms.add_subparsers(dest="lms_command", required=True)
+
+    def lms_common(p):
+        p.add_argument("out", help="the grade-all output folder (gradebook.csv, submissions/NAME/feedback.md)")
+        p.add_argument("--roster", help="CSV with a column student and the students' LMS ids: canvas_id, "
+                       "sis_user_id, login_id, email, id_number, name, section (default: the gradebook's names are the ids)")
+        p.add_argument("--pseudonyms", metavar="MAPPING", help="the mapping grade-all --anonymous wrote: names are "
+                       "mapped back only here, at the moment of posting")
+        p.add_argument("--config", default=str(DEFAULT_CONFIG), help="grading config: the points of each mark "
+                       "(default: %(default)s)")
+        p.set_defaults(run=cmd_lms)
+
+    pu = lms_sub.add_parser("push", help="post each student's final mark and feedback to a Canvas assignment; "
+                            f"the token comes from ${'CANVAS_TOKEN'} or --token-file")
+    lms_common(pu)
+    pu.add_argument("--url", required=True, help="your Canvas, e.g. https://canvas.example.edu")
+    pu.add_argument("--course", type=int, required=True, help="the course id (in the course's address)")
+    pu.add_argument("--assignment", type=int, required=True, help="the assignment id (in its address)")
+    pu.add_argument("--match", default="sis_user_id", choices=("sis_user_id", "login_id", "canvas_id"),
+                    help="the roster column (or, without a roster, what the gradebook's names are) that identifies "
+                    "a Canvas student (default: %(default)s)")
+    pu.add_argument("--token-file", metavar="F", help="a file holding the Canvas token (default: $CANVAS_TOKEN)")
+    pu.add_argument("--attach-report", action="store_true", help="attach report.html to the comment")
+    pu.add_argument("--dry-run", action="store_true", help="print what would be posted, and post nothing")
+
+    cs = lms_sub.add_parser("csv", help="write the CSV that Moodle's or Canvas's grade import reads")
+    lms_common(cs)
+    cs.add_argument("--format", required=True, choices=("moodle", "canvas"))
+    cs.add_argument("--csv", required=True, metavar="FILE", help="the CSV to write")
+    cs.add_argument("--name", default="CNN practical", help="the assignment's name in the LMS (default: %(default)s)")
+    cs.add_argument("--item", help="Moodle: the grade item's column (default: 'Assignment: NAME')")
+    cs.add_argument("--assignment", help="Canvas: the assignment's id, which its column names (from its address)")
+    cs.add_argument("--points-possible", type=float, help="the LMS's maximum points (default: the config's top mark's)")
 
     s = sub.add_parser("similarity", help="rank the pairs of submissions (and known solutions) that share code; "
                        "marks are not touched")
@@ -253,6 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "match; repeat for several files (default: the stub, assignment/cnn.py)")
     s.add_argument("--threshold", type=float, default=0.5, help="similarity from which the page lists a pair and "
                    "shows it side by side (default: %(default)s)")
+    s.add_argument("--anonymous", metavar="MAPPING", help="name submissions by pseudonym, as grade-all --anonymous "
+                   "does (the same MAPPING file; needs --secret-file)")
+    s.add_argument("--secret-file", metavar="F", help="the course secret that keys the pseudonyms")
     s.set_defaults(run=cmd_similarity)
 
     p = sub.add_parser("spec", help="print the practical's derived table (layers, sizes, parameters) and variants")

@@ -371,8 +371,8 @@ STABILITY = {"reference": "reference", "handout-recipe": "handout recipe"}  # --
 
 
 def stability_file(dataset: str) -> str:
-    """The stability section's results for a dataset (the handout quotes them: autograder.render)."""
-    from autograder.render import stability_path
+    """The stability section's results for a dataset (the handout quotes them: autograder.release.render)."""
+    from autograder.release.render import stability_path
 
     return stability_path(dataset).stem
 
@@ -380,8 +380,8 @@ def stability_file(dataset: str) -> str:
 def handout_recipe(practical, folder: Path) -> Path:
     """handout_recipe.py for the config's spec. It is written for grading.yml's network, with the input
     (channels, and fc1's input size) written into it; only the input may differ, as on another dataset."""
-    from autograder.config import load_config
-    from autograder.spec import differences
+    from autograder.practical.config import load_config
+    from autograder.practical.spec import differences
 
     default = load_config().practical
     if differences(default, practical):
@@ -408,7 +408,7 @@ def stability(args) -> None:
     saved row when it was measured under the same config."""
     import yaml
 
-    from autograder.config import load_config, load_raw
+    from autograder.practical.config import load_config, load_raw
 
     config = load_config(args.config)
     base, dataset = load_raw(args.config), config.practical.dataset
@@ -464,8 +464,8 @@ def streamed_grade(submission: Path, config: Path) -> dict:
 
 
 def live(args) -> None:
-    from autograder.config import load_config
-    from autograder.judging import EARLY
+    from autograder.practical.config import load_config
+    from autograder.judging.context import EARLY
 
     fast = load_config(FAST_CONFIG)
     early = [fast.checks[n].title for n in EARLY]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import copy
 
-from autograder import spec
-from autograder.config import load_config, load_raw
+from autograder.practical import spec
+from autograder.practical.config import load_config, load_raw
 
 RAW = load_raw(load_config().path)["practical"]
 

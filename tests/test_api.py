@@ -16,8 +16,8 @@ from torch import nn
 
 from assignment import practical
 from assignment.solution import API
-from autograder import spec as spec_module
-from autograder.config import DEFAULT_CONFIG
+from autograder.practical import spec as spec_module
+from autograder.practical.config import DEFAULT_CONFIG
 
 
 def load(path, name: str) -> ModuleType:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from autograder.config import load_raw
+from autograder.practical.config import load_raw
 
 ROOT = Path(__file__).resolve().parents[1]
 HANG = "def train(model, train_set, valid_set, **kwargs):\n    import time\n    time.sleep(3600)\n"

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import torch
 
-from autograder import canaries, job
-from autograder.config import load_config
-from autograder.relabel import provenance
+from autograder.judging import canaries
+from autograder.grading import job
+from autograder.practical.config import load_config
+from autograder.judging.relabel import provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,8 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder import canonical, shapes, spec
-from autograder.child import leaf_records
+from autograder.judging import canonical
+from autograder.grading import shapes
+from autograder.practical import spec
+from autograder.grading.child import leaf_records
 from specs import spec_with
 
 DEFAULT = spec_with()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.results import ABSENT
+from autograder.judging.results import ABSENT
 from catalogue import build
 
 ROOT = Path(__file__).resolve().parents[1]

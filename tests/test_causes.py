@@ -2,11 +2,12 @@
 from the error and the source, and no path inside the grader's job folder."""
 import torch
 
-from autograder import causes, report
-from autograder.config import load_config
-from autograder.judging import Context, judge
-from autograder.results import GradeResult
-from autograder.sandbox import Outcome
+from autograder.judging import causes
+from autograder.reports import report
+from autograder.practical.config import load_config
+from autograder.judging.context import Context, judge
+from autograder.judging.results import GradeResult
+from autograder.sandbox.isolation import Outcome
 from tests.test_judging import FAST
 
 PRACTICAL = load_config(FAST).practical

@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder import challenge, sandbox
-from autograder.config import DEFAULT_CONFIG, Challenge, ConfigError, load_config, load_raw, parse_config
-from autograder.leaderboard import FIELDS, RANKING, write_leaderboard
-from autograder.relabel import derangement
-from autograder.results import ABSENT, BADGE, NO_BADGE, REFUSED, ChallengeResult, GradeResult
-from autograder.report import feedback_md, gradescope
+from autograder.grading import challenge
+from autograder.sandbox import isolation as sandbox
+from autograder.practical.config import DEFAULT_CONFIG, Challenge, ConfigError, load_config, load_raw, parse_config
+from autograder.reports.leaderboard import FIELDS, RANKING, write_leaderboard
+from autograder.judging.relabel import derangement
+from autograder.judging.results import ABSENT, BADGE, NO_BADGE, REFUSED, ChallengeResult, GradeResult
+from autograder.reports.report import feedback_md, gradescope
 from catalogue import build
 
 ROOT = Path(__file__).resolve().parents[1]

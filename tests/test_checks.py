@@ -4,10 +4,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from autograder.checks.test_training import test_training as training_check
-from autograder.config import load_config
-from autograder.judging import CheckFailed
-from autograder.relabel import Provenance
+from autograder.judging.checks.test_training import test_training as training_check
+from autograder.practical.config import load_config
+from autograder.judging.context import CheckFailed
+from autograder.judging.relabel import Provenance
 
 CONFIG = load_config()  # 4000 iterations, an entry every 500
 

@@ -26,9 +26,9 @@ import torchvision
 import yaml
 
 from assignment import data, datasets
-from autograder import caches
-from autograder.config import load_config
-from autograder.release import write_template
+from autograder.grading import caches
+from autograder.practical.config import load_config
+from autograder.release.release import write_template
 from test_data import serving
 from test_variant_b import default_reference
 

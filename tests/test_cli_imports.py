@@ -49,11 +49,11 @@ def test_release_imports_no_torch(tmp_path):
 
 def test_grading_starts_the_child_before_importing_torch():
     """grade.py imports nothing heavy itself: the child starts first, and both import torch at once."""
-    got = imported(["--help"], preload="import autograder.grade")
+    got = imported(["--help"], preload="import autograder.grading.grade")
     assert got == {"code": 0, "heavy": []}
 
 
 def test_the_probe_sees_torch_when_it_is_imported():
     """The checks above can fail: the same probe reports torch once the judging module is imported."""
-    got = imported(["--help"], preload="import autograder.judging")
+    got = imported(["--help"], preload="import autograder.judging.context")
     assert got["code"] == 0 and "torch" in got["heavy"]

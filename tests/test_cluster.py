@@ -19,10 +19,10 @@ import pytest
 import yaml
 
 from autograder import cli
-from autograder.batch import Shard, find_submissions
-from autograder.config import load_raw
-from autograder.gradebook import FIELDS, MergeError, merge, read_gradebook, write_gradebook
-from autograder.worker import GradeTask, grade_task
+from autograder.classroom.batch import Shard, find_submissions
+from autograder.practical.config import load_raw
+from autograder.classroom.gradebook import FIELDS, MergeError, merge, read_gradebook, write_gradebook
+from autograder.classroom.worker import GradeTask, grade_task
 from catalogue import build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -356,7 +356,7 @@ class FailedFuture:
 def test_a_task_the_cluster_could_not_run_gets_a_row_that_says_why():
     from distributed.scheduler import KilledWorker
 
-    from autograder.cluster import outcome
+    from autograder.classroom.cluster import outcome
 
     lost = outcome(FailedFuture(KilledWorker("grade-ann-1", "tcp://10.0.0.5:40000", 3)), "ann")
     assert (lost.name, lost.status) == ("ann", "worker lost: every Dask worker that ran it died (KilledWorker); "

@@ -1,11 +1,11 @@
-"""Configs that start from a base, and the checks' policy: every check found in autograder/checks/ needs
+"""Configs that start from a base, and the checks' policy: every check found in autograder/judging/checks/ needs
 its line, an unknown one is refused, and a title may quote the spec."""
 import pytest
 import yaml
 
-from autograder import registry
-from autograder.config import ConfigError, DEFAULT_CONFIG, load_config, load_raw, parse_config
-from autograder.spec import parse_practical
+from autograder.practical import registry
+from autograder.practical.config import ConfigError, DEFAULT_CONFIG, load_config, load_raw, parse_config
+from autograder.practical.spec import parse_practical
 
 TODAYS_TITLES = {
     "output_shape": "output_shape matches PyTorch", "model_io": "Model maps (B, 1, 28, 28) to (B, 10)",

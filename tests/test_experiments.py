@@ -118,7 +118,7 @@ def test_the_command_refuses_a_bad_grid_before_loading_anything(tmp_path, capsys
 
 
 def test_a_handed_in_table_is_read_as_data_and_cut_to_size(tmp_path):
-    from autograder.submission import MAX_TABLE_ROWS, experiments_table
+    from autograder.grading.submission import MAX_TABLE_ROWS, experiments_table
 
     path = tmp_path / "experiments.csv"
     assert experiments_table(path) is None
@@ -131,8 +131,8 @@ def test_a_handed_in_table_is_read_as_data_and_cut_to_size(tmp_path):
 
 
 def test_grade_all_carries_a_table_from_a_folder_but_not_from_a_bare_file(tmp_path):
-    from autograder.batch import make_task
-    from autograder.worker import write_submission
+    from autograder.classroom.batch import make_task
+    from autograder.classroom.worker import write_submission
 
     (tmp_path / "class" / "ada").mkdir(parents=True)
     (tmp_path / "class" / "ada" / "cnn.py").write_text("x = 1\n")
@@ -152,9 +152,9 @@ TABLE_CSV = ("run,name,parameters,test_accuracy\n"
 
 def marked_result(folder: Path, table_text: str | None, policy):
     """A graded S+ result with this table handed in, as grade.py makes it under an `experiments:` policy."""
-    from autograder.marking import experiments_verdict
-    from autograder.results import GradeResult
-    from autograder.submission import experiments_table
+    from autograder.judging.marking import experiments_verdict
+    from autograder.judging.results import GradeResult
+    from autograder.grading.submission import experiments_table
 
     if table_text is not None:
         (folder / "experiments.csv").write_text(table_text)
@@ -164,7 +164,7 @@ def marked_result(folder: Path, table_text: str | None, policy):
 
 
 def config_with_experiments(section):
-    from autograder.config import DEFAULT_CONFIG, load_raw, parse_config
+    from autograder.practical.config import DEFAULT_CONFIG, load_raw, parse_config
 
     raw = load_raw(DEFAULT_CONFIG)
     raw["experiments"] = section
@@ -176,15 +176,15 @@ def config_with_experiments(section):
     ({"points": 1}, "lacks min_runs"), ({"points": 1, "min_runs": 2, "rows": 3}, "unknown key"),
     ({"points": "one", "min_runs": 2}, "must be float")])
 def test_a_malformed_experiments_section_is_refused(section, words):
-    from autograder.config import ConfigError
+    from autograder.practical.config import ConfigError
 
     with pytest.raises(ConfigError, match=words):
         config_with_experiments(section)
 
 
 def test_without_the_section_a_table_is_shown_and_scores_nothing(tmp_path):
-    from autograder.config import load_config
-    from autograder.report import feedback_md, gradescope
+    from autograder.practical.config import load_config
+    from autograder.reports.report import feedback_md, gradescope
 
     config = load_config()
     assert config.experiments is None
@@ -198,8 +198,8 @@ def test_without_the_section_a_table_is_shown_and_scores_nothing(tmp_path):
     (2, 1, "2 finished run(s), at least the 2 asked for"),
     (3, 0, "2 finished run(s) (rows with a test_accuracy between 0 and 1), fewer than the 3 asked for")])
 def test_a_marked_table_earns_its_points_beside_an_unchanged_mark(min_runs, earned, words, tmp_path):
-    from autograder.report import feedback_md, gradescope
-    from autograder.report_page import report_html
+    from autograder.reports.report import feedback_md, gradescope
+    from autograder.reports.report_page import report_html
 
     config = config_with_experiments({"points": 1, "min_runs": min_runs})
     result = marked_result(tmp_path, TABLE_CSV, config.experiments)
@@ -213,7 +213,7 @@ def test_a_marked_table_earns_its_points_beside_an_unchanged_mark(min_runs, earn
 
 
 def test_a_marked_table_not_handed_in_says_how_to_make_one(tmp_path):
-    from autograder.report import feedback_md, gradescope
+    from autograder.reports.report import feedback_md, gradescope
 
     config = config_with_experiments({"points": 2, "min_runs": 4})
     result = marked_result(tmp_path, None, config.experiments)
@@ -224,8 +224,8 @@ def test_a_marked_table_not_handed_in_says_how_to_make_one(tmp_path):
 def test_the_handout_says_when_the_table_is_marked(tmp_path):
     import yaml
 
-    from autograder.config import load_config, load_raw
-    from autograder.render import render_files
+    from autograder.practical.config import load_config, load_raw
+    from autograder.release.render import render_files
 
     raw = load_raw(Path(__file__).resolve().parents[1] / "grading.yml")
     raw["experiments"] = {"points": 1, "min_runs": 4}

@@ -17,8 +17,8 @@ import yaml
 
 from assignment import __main__ as driver
 from assignment import data, datasets, practical
-from autograder.config import load_config
-from autograder.release import write_template
+from autograder.practical.config import load_config
+from autograder.release.release import write_template
 
 ROOT = Path(__file__).resolve().parents[1]
 FASHION = ROOT / "examples" / "fashion-mnist.yml"

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from autograder.config import ConfigError, load_config, load_raw, parse_config
+from autograder.practical.config import ConfigError, load_config, load_raw, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ROOT / "tests" / "grading-fast.yml"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder import batch
-from autograder.config import ConfigError, load_raw, parse_config
-from autograder.watch import HANG, OVERLOAD, SLOW, Progress, Sample
+from autograder.classroom import batch
+from autograder.practical.config import ConfigError, load_raw, parse_config
+from autograder.sandbox.watch import HANG, OVERLOAD, SLOW, Progress, Sample
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ROOT / "tests" / "grading-fast.yml"
@@ -185,8 +185,8 @@ def test_grade_all_grades_a_regrade_again_one_at_a_time(tmp_path, monkeypatch):
     test below goes through a real one."""
     from contextlib import nullcontext
 
-    from autograder import cluster
-    from autograder.worker import TaskResult, exit_status
+    from autograder.classroom import cluster
+    from autograder.classroom.worker import TaskResult, exit_status
 
     assert exit_status(3) == "regrade" and exit_status(0) == "graded"
     folder = tmp_path / "class"
@@ -213,9 +213,9 @@ def test_an_early_verdict_is_the_one_judged_at_the_end():
     """model_io judged from the results saved before train() equals model_io judged from the final ones."""
     import torch
 
-    from autograder.config import load_config
-    from autograder.judging import Context, judge
-    from autograder.sandbox import Outcome
+    from autograder.practical.config import load_config
+    from autograder.judging.context import Context, judge
+    from autograder.sandbox.isolation import Outcome
 
     def verdicts(res, names=None):
         empty = torch.zeros(0, 1, 28, 28)
@@ -277,7 +277,7 @@ def test_a_negative_idle_limit_is_refused():
     ([(t, 0, 0.3 * t, None) for t in range(31)], False),  # no schedstat: cannot tell, so the student's
 ], ids=["starved", "slow", "blocked", "no-schedstat"])
 def test_a_phase_over_its_budget_on_a_starved_machine_is_inconclusive(samples, expected):
-    from autograder.sandbox import Outcome
+    from autograder.sandbox.isolation import Outcome
 
     progress = progress_with(samples)
     progress.phase = "import"

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder.config import load_config, load_raw, resolved_yaml
-from autograder.otter_zip import ok_test_files
+from autograder.practical.config import load_config, load_raw, resolved_yaml
+from autograder.integrations.otter_zip import ok_test_files
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "tests" / "grading-tiny.yml"  # the pipeline, not the marks: the shortest budget
@@ -109,13 +109,13 @@ def test_zip_carries_the_grader_and_no_solution(otter_zip):
         texts = {n: zf.read(n).decode() for n in names}
     assert {"run_autograder", "setup.sh", "environment.yml", "otter_config.json", "run_otter.py"} <= names
     assert yaml.safe_load(texts["grading.yml"]) == load_raw(CONFIG)  # self-contained: its base merged in
-    checks = {f"autograder/checks/{p.name}" for p in (ROOT / "autograder" / "checks").iterdir() if p.is_file()}
+    checks = {f"autograder/judging/checks/{p.name}" for p in (ROOT / "autograder" / "judging" / "checks").iterdir() if p.is_file()}
     assert checks <= names and "autograder/__main__.py" in names
     assert {f"assignment/{n}" for n in ("__init__.py", "data.py", "solution.py", "plots.py")} <= names
-    assert not [n for n in names if n.startswith(("reference/", "autograder/templates/")) or n.endswith("cnn.py")]
+    assert not [n for n in names if n.startswith(("reference/", "autograder/release/templates/")) or n.endswith("cnn.py")]
     reference = (ROOT / "reference" / "cnn.py").read_text()
     assert reference not in texts.values()
-    assert json.loads(texts["otter_config.json"])["plugins"] == ["autograder.otter_plugin.GradeInSandbox"]
+    assert json.loads(texts["otter_config.json"])["plugins"] == ["autograder.integrations.otter_plugin.GradeInSandbox"]
     pip = next(d["pip"] for d in yaml.safe_load(texts["environment.yml"])["dependencies"] if isinstance(d, dict))
     assert {"torch==2.14.1", "torchvision==0.29.1", "--extra-index-url https://download.pytorch.org/whl/cpu",
             "otter-grader[grading,plugins]==7.0.0"} <= set(pip)
@@ -160,7 +160,7 @@ def printed(fn, *args) -> str:
 
 @IGNORE_OTTERS_WARNINGS
 def test_helper_grades_each_submission_once_and_reports_checks_and_marks(graded):
-    from autograder.otter_plugin import GradedSubmission
+    from autograder.integrations.otter_plugin import GradedSubmission
 
     sub = graded / "submission" / "cnn.py"
     sub.write_text("# v1\n")
@@ -180,7 +180,7 @@ def test_helper_grades_each_submission_once_and_reports_checks_and_marks(graded)
 
 @IGNORE_OTTERS_WARNINGS
 def test_helper_reports_a_grader_failure_as_such(graded):
-    from autograder.otter_plugin import GradedSubmission, GraderFailed
+    from autograder.integrations.otter_plugin import GradedSubmission, GraderFailed
 
     sub = graded / "submission" / "cnn.py"
     sub.write_text("# crash\n")

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder import patches
-from autograder.canonical import oracle_activations
+from autograder.judging import patches
+from autograder.judging.canonical import oracle_activations
 from specs import spec_with
 from test_canonical import DEFAULT, PADDED, VARIANT_B
 

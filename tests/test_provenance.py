@@ -8,8 +8,8 @@ import sys
 
 import torch
 
-from autograder import grade, provenance
-from autograder.config import load_config
+from autograder.grading import grade, provenance
+from autograder.practical.config import load_config
 
 
 def test_results_json_records_the_provenance_of_the_grading(repo, mnist_root, tmp_path):
@@ -74,7 +74,7 @@ def test_code_hash_follows_the_code(repo, tmp_path):
     copy = tmp_path / "autograder"
     shutil.copytree(repo / "autograder", copy, ignore=shutil.ignore_patterns("__pycache__"))
     before = provenance.code_sha256((copy,))
-    (copy / "templates" / "note.txt").write_text("not code")
+    (copy / "release" / "templates" / "note.txt").write_text("not code")
     assert provenance.code_sha256((copy,)) == before
-    (copy / "checks" / "test_accuracy.py").write_text((copy / "checks" / "test_accuracy.py").read_text() + "\n")
+    (copy / "judging" / "checks" / "test_accuracy.py").write_text((copy / "judging" / "checks" / "test_accuracy.py").read_text() + "\n")
     assert provenance.code_sha256((copy,)) != before

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from autograder.relabel import derangement, provenance
+from autograder.judging.relabel import derangement, provenance
 
 
 def test_derangement_moves_every_class_and_varies():

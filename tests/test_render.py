@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from assignment import practical
-from autograder import render
-from autograder.config import DEFAULT_CONFIG, load_config, parse_config
+from autograder.release import render
+from autograder.practical.config import DEFAULT_CONFIG, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +25,7 @@ def test_committed_assignment_is_the_rendering_of_grading_yml(name):
     rendered = render.render_files(config.practical, config)[name]
     committed = (ROOT / "assignment" / name).read_text()
     assert committed == rendered, (f"assignment/{name} is not what its template gives for grading.yml: run "
-                                   "`python -m autograder.render` and commit the result")
+                                   "`python -m autograder.release.render` and commit the result")
 
 
 def test_practical_json_reads_back_as_the_spec_derived():

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import browser
-from autograder.report_page import report_html
-from autograder.results import ERROR, FAILED, PASSED, CheckResult, GradeResult
+from autograder.reports.report_page import report_html
+from autograder.judging.results import ERROR, FAILED, PASSED, CheckResult, GradeResult
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = {"reference": ROOT / "reference" / "cnn.py",

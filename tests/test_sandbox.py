@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sandbox
+from autograder.sandbox import isolation as sandbox
 
 LEVEL = sandbox.available_level()
 needs_ns = pytest.mark.skipif(LEVEL == "none", reason="no namespaces on this machine")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import reportdir, sandbox
+from autograder.reports import reportdir
+from autograder.sandbox import isolation as sandbox
 from catalogue import build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +24,7 @@ REPORTS = ["results.json", "feedback.md", "report.html", "filters.png", "patches
 
 def level_works(level: str) -> bool:
     env = {**os.environ, "CNN_GRADER_SANDBOX": level}
-    probe = "from autograder import sandbox; print(sandbox.available_level())"
+    probe = "from autograder.sandbox import isolation; print(isolation.available_level())"
     got = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT)
     return got.stdout.strip() == level
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cli, similarity
+from autograder import cli
+from autograder.classroom import similarity
 from catalogue import build
 
 ORIGINAL = "handout_recipe"

@@ -4,8 +4,8 @@ import copy
 import pytest
 import yaml
 
-from autograder import spec
-from autograder.config import DEFAULT_CONFIG
+from autograder.practical import spec
+from autograder.practical.config import DEFAULT_CONFIG
 from specs import spec_with
 
 RAW = yaml.safe_load(DEFAULT_CONFIG.read_text())["practical"]

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder import sandbox
-from autograder.config import load_raw
+from autograder.sandbox import isolation as sandbox
+from autograder.practical.config import load_raw
 
 ORDER = ["root", "userns", "none"]  # strongest first; CNN_GRADER_SANDBOX can only weaken it
 LEVELS = ORDER[ORDER.index(sandbox.available_level()):]
@@ -115,7 +115,7 @@ def test_sandbox_ends_with_the_process_that_runs_it(job, level, sig):
     runner = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from autograder import sandbox
+        from autograder.sandbox import isolation as sandbox
         limits = sandbox.Limits(wall_seconds={LIVES_S}, cpu_seconds={LIVES_S}, memory_mb=2048, processes=32,
                                 output_kb=64)
         try:

@@ -15,8 +15,8 @@ import yaml
 
 from assignment import __main__ as driver
 from assignment import practical
-from autograder.config import load_config, load_raw
-from autograder.release import write_template
+from autograder.practical.config import load_config, load_raw
+from autograder.release.release import write_template
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANT_B = ROOT / "examples" / "variant-b.yml"

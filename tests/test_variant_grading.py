@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from autograder import cli
-from autograder.config import ConfigError, load_config, load_raw, merged, parse_config
-from autograder.marking import mark_for
-from autograder.results import FAILED, PASSED, CheckResult
+from autograder.practical.config import ConfigError, load_config, load_raw, merged, parse_config
+from autograder.judging.marking import mark_for
+from autograder.judging.results import FAILED, PASSED, CheckResult
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "grading-tiny.yml"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder import variants
-from autograder.config import load_config, load_raw
-from autograder.release import ReleaseError, write_template
+from autograder.release import variants
+from autograder.practical.config import load_config, load_raw
+from autograder.release.release import ReleaseError, write_template
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENTS = ["ada", "grace", "alan", "edsger", "barbara"]

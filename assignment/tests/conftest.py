@@ -1,6 +1,7 @@
 """Fixtures of the public checks: the solution under test and a small slice of the practical's dataset.
 
-Choose the solution with ``--solution PATH`` (a cnn.py, a folder holding one, or a repository);
+Choose the solution with ``--solution PATH`` (a cnn.py or a notebook, a folder holding one, or a
+repository); a notebook is checked as the grader grades it, as the definitions of its code cells;
 without it, $CNN_SOLUTION; without that, assignment/cnn.py. pytest only knows ``--solution`` when
 this folder (or a file in it) is named on the command line, as in ``pytest assignment/tests --solution
 reference/cnn.py``; from inside this folder write ``pytest --solution=PATH`` (with the "="). Run any
@@ -14,21 +15,23 @@ import pytest
 import torch
 
 from assignment.data import DataUnavailable, TensorImages, info, load_data
-from assignment.solution import find_solution, load_solution
+from assignment.solution import NOTEBOOK, HandInError, find_hand_in, hand_in_source, load_solution
 
 N_TRAIN, N_VALID = 2000, 500  # enough for a smoke run, small enough for 2 CPU cores
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--solution", default=None, metavar="PATH",
-                     help="cnn.py to check (default: $CNN_SOLUTION, else assignment/cnn.py)")
+                     help="cnn.py or notebook to check (default: $CNN_SOLUTION, else assignment/cnn.py)")
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """The file under test and, for a notebook, what was left out of it (as the grader says it)."""
     try:
-        return f"solution under test: {find_solution(config.getoption('--solution'))}"
-    except FileNotFoundError as err:
-        return f"solution under test: none ({err})"
+        path = find_hand_in(config.getoption("--solution"))
+        return [f"solution under test: {path}", *hand_in_source(path)[1]]
+    except (FileNotFoundError, HandInError) as err:
+        return [f"solution under test: none ({err})"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -42,13 +45,17 @@ def one_thread():
 
 @pytest.fixture(scope="session")
 def solution(pytestconfig: pytest.Config) -> ModuleType:
-    """The student's module, imported once per session."""
-    path = find_solution(pytestconfig.getoption("--solution"))
+    """The student's module, imported once per session. When there is none, or it does not import, the
+    checks stop at once with that one message: every check would fail for the same reason."""
     try:
+        path = find_hand_in(pytestconfig.getoption("--solution"))
         return load_solution(path)
+    except (FileNotFoundError, HandInError) as err:
+        pytest.exit(f"no checks run: {err}", returncode=pytest.ExitCode.TESTS_FAILED)
     except Exception as err:  # a syntax error or a failing import in the student's file
-        pytest.fail(f"could not import {path}: {type(err).__name__}: {err}. Run `python {path}` "
-                    "to see the full error and fix it first.", pytrace=False)
+        see = ("run its cells from the top in Jupyter" if path.suffix == NOTEBOOK else f"run `python {path}`")
+        pytest.exit(f"no checks run: could not import {path}: {type(err).__name__}: {err}. To see the full "
+                    f"error, {see}, and fix it first.", returncode=pytest.ExitCode.TESTS_FAILED)
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,9 @@ at the top. `collect` yields, per student, the files of the submission to grade:
 exported with `git archive` into a folder of the caller's.
 
 A tag's time is git's: the tagger's date of an annotated tag, else its commit's committer date. Both
-are set by whoever made them (the runner, or a student pushing a tag by hand), so a late flag from
-them is advisory, as Classroom 50's own is; `late` is the one place that compares them with a deadline.
+are set by whoever made them (the runner, or a student pushing a tag by hand), so a time read from them
+is advisory, as Classroom 50's own late flag is. The course policy (policy.py) is the one place that
+compares it with a deadline; grade-all hands it the chosen tag's time.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import tarfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 SUBMIT_PREFIX = "submit/"  # the tags Classroom 50 records a submission at
 RESULT, RESULTS = "result.json", "results.json"  # written into each clone by gh teacher download
@@ -44,25 +45,6 @@ class Collected:
     problem: str = ""  # why the clone could not be read (then `path` holds nothing to grade)
 
 
-def parse_deadline(text: str) -> datetime:
-    """An ISO 8601 time with its UTC offset ('2026-12-01T23:59:00+01:00'); without one it is refused,
-    since the runner's times are UTC and a bare time would be read in no particular zone."""
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise CollectError(f"--deadline {text!r} is not an ISO 8601 time, e.g. 2026-12-01T23:59:00+01:00") from None
-    if when.tzinfo is None:
-        raise CollectError(f"--deadline {text!r} has no UTC offset: add one, e.g. {text}+00:00 or {text}+01:00")
-    return when.astimezone(timezone.utc)
-
-
-def late(time: datetime | None, deadline: datetime | None) -> bool | None:
-    """Whether a submission made at `time` is after `deadline`; None where either is unknown."""
-    if time is None or deadline is None:
-        return None
-    return time > deadline
-
-
 def username_of(repo: str, classroom: str, assignment: str) -> str | None:
     """The <username> of a clone named <classroom>-<assignment>-<username> (case-insensitive prefix, as
     Classroom 50 compares it); None for any other name."""
@@ -76,7 +58,7 @@ def _git(clone: Path, *args: str) -> bytes:
     proc = subprocess.run(["git", "-c", "safe.directory=*", "-C", str(clone), *args], capture_output=True,
                           timeout=GIT_TIMEOUT_S)
     if proc.returncode != 0:
-        raise CollectError(f"git {' '.join(args[:2])} failed in {clone.name}: "
+        raise CollectError(f"git {' '.join(args[:2])} failed: "
                            f"{proc.stderr.decode(errors='replace').strip()[:300]}")
     return proc.stdout
 
@@ -94,8 +76,8 @@ def submit_tags(clone: Path) -> list[tuple[str, datetime]]:
 
 def choose(tags: list[tuple[str, datetime]], deadline: datetime | None) -> tuple[str, datetime] | None:
     """The submission to grade: the latest tag at or before the deadline; with none by then (or no
-    deadline), the latest of all."""
-    on_time = [t for t in tags if not late(t[1], deadline)]
+    deadline), the latest of all (the course policy then finds it late)."""
+    on_time = [t for t in tags if deadline is None or t[1] <= deadline]
     return (on_time or tags or [None])[-1]
 
 
@@ -132,8 +114,9 @@ def export(clone: Path, ref: str, dest: Path) -> None:
 
 
 def collect(folder: Path, classroom: str, assignment: str, work: Path,
-            deadline: datetime | None = None) -> Iterator[Collected]:
-    """Per student (sorted by username), their submission exported into work/<username>.
+            deadline_for: Callable[[str], datetime] | None = None) -> Iterator[Collected]:
+    """Per student (sorted by username), their submission exported into work/<username>: the latest
+    submit/ tag, or with `deadline_for` (the course policy's, extensions included) the latest by then.
 
     `folder` is what `gh teacher download ... ASSIGNMENT` wrote; entries not named
     <classroom>-<assignment>-<username> (scores.csv, other assignments' clones) are left out."""
@@ -150,11 +133,11 @@ def collect(folder: Path, classroom: str, assignment: str, work: Path,
     for _, (username, clone) in sorted(clones.items()):
         dest = work / username
         try:
-            chosen = choose(submit_tags(clone), deadline)
+            chosen = choose(submit_tags(clone), deadline_for(username) if deadline_for else None)
             export(clone, chosen[0] if chosen else "HEAD", dest)
         except (CollectError, OSError, subprocess.SubprocessError, tarfile.TarError) as err:
             shutil.rmtree(dest, ignore_errors=True)  # nothing half-exported is graded
-            yield Collected(username, dest, "", None, None, problem=f"could not read {clone.name}: {err}")
+            yield Collected(username, dest, "", None, None, problem=f"could not read the clone: {err}")  # no name: see columns
             continue
         if chosen is None:
             yield Collected(username, dest, "", None, None)
@@ -166,13 +149,14 @@ AGREES = "agrees"
 DISAGREES = "DISAGREES"
 
 
-def columns(c: Collected, row: dict, max_score: float, deadline: datetime | None) -> dict:
+def columns(c: Collected, row: dict, max_score: float) -> dict:
     """The collected columns of `c`'s gradebook row (gradebook.COLLECTED), whose usual columns are `row`.
     The last says whether the score the student's own run reported agrees with the instructor's grading
-    (out of `max_score`): a forged or stale result.json stands out as DISAGREES."""
-    from ..gradebook import COLLECTED
+    (out of `max_score`): a forged or stale result.json stands out as DISAGREES. The row's name is the
+    submission column's (a pseudonym under --anonymous), so no column here names the student."""
+    from .gradebook import COLLECTED
 
-    flag, graded = late(c.time, deadline), row.get("score")
+    graded = row.get("score")
     if c.problem:
         check = c.problem
     elif not c.tag:
@@ -187,5 +171,5 @@ def columns(c: Collected, row: dict, max_score: float, deadline: datetime | None
         check = (f"{DISAGREES}: the student's run reported {c.reported[0]}/{c.reported[1]}, graded "
                  f"{float(graded):g}/{max_score:g}")
     return dict(zip(COLLECTED, (
-        c.username, c.tag, c.time.strftime("%Y-%m-%dT%H:%M:%SZ") if c.time else "",
-        "" if flag is None else str(flag).lower(), f"{c.reported[0]}/{c.reported[1]}" if c.reported else "", check)))
+        c.tag, c.time.strftime("%Y-%m-%dT%H:%M:%SZ") if c.time else "",
+        f"{c.reported[0]}/{c.reported[1]}" if c.reported else "", check)))

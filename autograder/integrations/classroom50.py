@@ -28,7 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "classroom50_autograder.py"
+from ..practical.paths import TEMPLATES
+
+TEMPLATE = TEMPLATES / "classroom50_autograder.py"
 DEFAULT_SLUG = "cnn-practical"
 MAX_BUNDLE_BYTES = 10 * 1024 * 1024  # what Pages may serve as one bundle
 CPU_TORCH = "https://download.pytorch.org/whl/cpu"  # the runners have no GPU: CPU wheels, a fifth the size
@@ -59,7 +61,7 @@ class BundleError(ValueError):
 def route_config(config_path: str | Path) -> tuple[dict, dict]:
     """The config the bundle grades with (its bases merged in, the route's budget applied) and what was
     changed, {"wall_seconds": (course's, route's), "challenge": bool dropped}."""
-    from ..config import load_raw
+    from ..practical.config import load_raw
 
     raw = load_raw(config_path)
     limits = raw["limits"]
@@ -95,9 +97,9 @@ def bundle_files(config_path: str | Path, variant: str | None, slug: str) -> dic
     """Path in the bundle -> content."""
     import yaml
 
-    from ..config import ConfigError, load_config, parse_config
-    from ..otter_zip import grader_files
-    from ..spec import SpecError, variant_spec
+    from ..practical.config import ConfigError, load_config, parse_config
+    from .otter_zip import grader_files
+    from ..practical.spec import SpecError, variant_spec
 
     config = load_config(config_path)  # fail now on a bad config, not on every student's push
     try:

@@ -9,12 +9,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import yaml
 
 from autograder.classroom import collect
 
 ROOT = Path(__file__).resolve().parents[2]
 CLASSROOM, SLUG = "cs101", "cnn-practical"
 DEADLINE = "2026-12-01T23:59:00+01:00"  # 22:59 UTC
+DEADLINE_UTC = datetime(2026, 12, 1, 22, 59, tzinfo=timezone.utc)
 REFERENCE = (ROOT / "reference" / "cnn.py").read_text()
 STUB = (ROOT / "assignment" / "cnn.py").read_text()
 
@@ -68,37 +70,46 @@ def downloaded(tmp_path) -> Path:
 
 
 def test_collect_picks_each_students_submission(downloaded, tmp_path):
-    deadline = collect.parse_deadline(DEADLINE)
-    found = {c.username: c for c in collect.collect(downloaded, CLASSROOM, SLUG, tmp_path / "work", deadline)}
+    found = {c.username: c for c in collect.collect(downloaded, CLASSROOM, SLUG, tmp_path / "work",
+                                                    lambda username: DEADLINE_UTC)}
     assert sorted(found) == ["alice", "bob", "carol"]  # scores.csv is no student
     alice, bob = found["alice"], found["bob"]
     assert alice.tag.startswith("submit/2026-12-01T20-00-00Z") and alice.time == datetime(2026, 12, 1, 20, tzinfo=timezone.utc)
     assert (alice.path / "assignment" / "cnn.py").read_text() == REFERENCE  # the tag's files, not the later stub
     assert alice.reported == (2, 2)  # from results.json: result.json is the later attempt's
-    assert collect.late(alice.time, deadline) is False and collect.late(bob.time, deadline) is True
+    assert alice.time < DEADLINE_UTC < bob.time
     without = {c.username: c for c in collect.collect(downloaded, CLASSROOM, SLUG, tmp_path / "work2")}
     assert without["alice"].tag.startswith("submit/2026-12-02T08-00-00Z") and without["alice"].reported == (0, 2)
     status = git(downloaded / f"{CLASSROOM}-{SLUG}-alice", "status", "--porcelain").splitlines()
     assert set(status) == {"?? result.json", "?? results.json"}  # the clone is left as it was
 
 
-def test_a_deadline_needs_its_offset():
-    with pytest.raises(collect.CollectError, match="no UTC offset"):
-        collect.parse_deadline("2026-12-01T23:59:00")
+def test_each_student_is_collected_by_their_own_deadline(downloaded, tmp_path):
+    """An extension to the next day: alice's later attempt (the stub) is the one graded."""
+    later = datetime(2026, 12, 2, 12, tzinfo=timezone.utc)
+    found = {c.username: c for c in collect.collect(downloaded, CLASSROOM, SLUG, tmp_path / "work",
+                                                    lambda u: later if u == "alice" else DEADLINE_UTC)}
+    assert found["alice"].tag.startswith("submit/2026-12-02T08-00-00Z")
+    assert (found["alice"].path / "assignment" / "cnn.py").read_text() == STUB
 
 
 def test_the_gradebook_flags_the_late_and_the_forged(downloaded, tmp_path):
+    """The deadline comes from grading.yml's course policy, which also judges lateness by the tag's time."""
+    config = tmp_path / "grading.yml"
+    config.write_text(yaml.safe_dump({"base": str(ROOT / "tests" / "grading-tiny.yml"),
+                                      "course": {"deadline": DEADLINE, "timezone": "Europe/London",
+                                                 "late": {"counts_as": "S"}}}))
     out = tmp_path / "marks"
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(downloaded), "--out", str(out),
-                           "--classroom50", f"{CLASSROOM}/{SLUG}", "--deadline", DEADLINE,
-                           "--config", str(ROOT / "tests" / "grading-tiny.yml")],
+                           "--classroom50", f"{CLASSROOM}/{SLUG}", "--config", str(config)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     with open(out / "gradebook.csv") as f:
         rows = {r["submission"]: r for r in csv.DictReader(f)}
     assert {n: r["mark"] for n, r in rows.items()} == {"alice": "S+", "bob": "S+", "carol": "none"}
-    flagged = {n for n, r in rows.items() if r["late"] == "true" or r["reported_check"].startswith(collect.DISAGREES)}
-    assert flagged == {"bob", "carol"}
-    assert rows["bob"]["late"] == "true" and rows["bob"]["reported_check"] == collect.AGREES
+    assert {n: r["final_mark"] for n, r in rows.items()} == {"alice": "S+", "bob": "S", "carol": "none"}
+    assert rows["bob"]["why"].startswith("late") and rows["bob"]["reported_check"] == collect.AGREES
     assert rows["carol"]["reported_score"] == "2/2" and "graded 0/2" in rows["carol"]["reported_check"]
-    assert rows["alice"]["submitted_at"] == "2026-12-01T20:00:00Z" and rows["alice"]["username"] == "alice"
+    assert rows["carol"]["reported_check"].startswith(collect.DISAGREES)
+    assert rows["alice"]["tag_time"] == "2026-12-01T20:00:00Z"
+    assert rows["alice"]["submission_tag"].startswith("submit/2026-12-01T20-00-00Z")

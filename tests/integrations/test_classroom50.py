@@ -19,8 +19,8 @@ import jsonschema
 import pytest
 import yaml
 
-from autograder import release
-from autograder.config import load_config, load_raw
+from autograder.release import release
+from autograder.practical.config import load_config, load_raw
 from autograder.integrations import classroom50
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,7 +203,8 @@ def test_the_runners_deadline_ends_the_grading_with_an_error_status(tmp_path, co
 def test_the_bundle_holds_the_grader_and_the_route_budget(tmp_path, config):
     done = classroom50.write_bundle(tmp_path, ROOT / "grading.yml")
     folder = done["folder"]
-    assert (folder / "autograder.py").is_file() and (folder / "autograder" / "checks").is_dir()
+    assert (folder / "autograder.py").is_file() and (folder / "autograder" / "judging" / "checks").is_dir()
+    assert not (folder / "autograder" / "release" / "templates").exists()  # nothing student-facing
     assert not (folder / "reference").exists() and not (folder / "assignment" / "cnn.py").exists()
     graded = load_config(folder / "grading.yml")
     assert graded.limits.wall_seconds == classroom50.ROUTE_TRAIN_S < load_config(ROOT / "grading.yml").limits.wall_seconds

@@ -6,8 +6,9 @@ this network is 4.4 MB, too large to keep in the catalogue; these labels are 8 K
 kind of model). train() ignores the labels it is given and fits the model to the smuggled ones by hand
 (plain SGD on the parameters, no torch.optim, so no optimizer step is ever made), then calls the
 grader's step hooks `iterations` times and returns an invented history. Everything else is correct.
-Expected: the model predicts the real classes, not the labels train() was handed, so the training
-check says "the model does not come from training on the data it was given"; no mark.
+Expected: the training images come in a secret order, so the smuggled labels fit them to noise: the model
+is at chance on the test images, below the S bar; no mark. (Before that order, the model predicted the
+real classes, and the relabelling said it did not come from training on the data it was given.)
 """
 import base64
 import zlib

@@ -86,7 +86,7 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     return correct / len(labels)
 
 
-def train(model, train_set, valid_set, *, iterations: int = 2000, batch_size: int = 50,
+def train(model, train_set, valid_set, *, iterations: int = 4000, batch_size: int = 50,
           lr: float = 1e-4, log_every: int = 100) -> list[dict]:
     """Adam + cross-entropy for `iterations` minibatch steps; a history entry every `log_every` steps.
 

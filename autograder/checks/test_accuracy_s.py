@@ -1,8 +1,0 @@
-"""Test accuracy against the lower S bar."""
-from autograder.checks.test_accuracy import _check
-
-TITLE = "Test accuracy, S bar"
-
-
-def test_accuracy_s(ctx):
-    _check(ctx, ctx.config.accuracy.s, "S")

@@ -1,0 +1,71 @@
+"""What a student handed in: a cnn.py or a notebook, found in a file, a folder or a repository.
+
+`grade` and `grade-all` both go through here, so they find the same file and key resumed grading by
+the same SHA-256: that of the file as handed in (the notebook itself, not the source taken from it),
+which can be computed without reading the notebook and changes whenever the student's file does.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assignment.solution import EXPERIMENTS, NOTEBOOK, HandInError, find_hand_in, hand_in_source, notebooks_in
+
+MAX_TABLE_BYTES, MAX_TABLE_ROWS, MAX_TABLE_COLUMNS, MAX_CELL = 64 * 1024, 100, 20, 80
+SubmissionError = HandInError  # something handed in that cannot be graded as it is (the student's side says it too)
+find_submission = find_hand_in  # the file to grade: the one the public checks and the driver run
+
+
+@dataclass
+class HandIn:
+    file: Path  # as handed in
+    code: bytes  # what is graded as cnn.py
+    notes: list[str] = field(default_factory=list)  # for the student: what was taken from a notebook
+    experiments: dict | None = None  # the experiments table handed in beside it (experiments_table)
+
+
+def submission_sha(path: str | Path) -> str | None:
+    """SHA-256 of the file that grading `path` would grade; None when there is none. A folder with several
+    notebooks gets a digest of them all: grading it reports the problem, and resuming skips it until it changes."""
+    try:
+        return hashlib.sha256(find_submission(path).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+    except SubmissionError:
+        folders = [f for f in (Path(path), Path(path) / "assignment") if f.is_dir()]
+        digest = hashlib.sha256()
+        for nb in (nb for f in folders for nb in notebooks_in(f)):
+            digest.update(nb.name.encode() + b"\0" + nb.read_bytes())
+        return digest.hexdigest()
+
+
+def hand_in(file: Path) -> HandIn:
+    """The code to grade as cnn.py: the file's bytes, or a notebook's definitions with notes on the rest,
+    taken as the student's own checks take them (assignment/solution.py)."""
+    code, notes = hand_in_source(file)
+    return HandIn(file, code, notes, experiments_table(file.with_name(EXPERIMENTS)))
+
+
+def experiments_table(path: Path) -> dict | None:
+    """The table that `python -m assignment experiments` writes, if one was handed in at `path`: read as
+    text, never run, and cut to a size a report can show. {"columns", "rows", "note"}; None without one."""
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    note = f"only the first {MAX_TABLE_BYTES // 1024} KB were read; " if len(data) > MAX_TABLE_BYTES else ""
+    try:
+        rows = list(csv.reader(io.StringIO(data[:MAX_TABLE_BYTES].decode("utf-8"))))
+    except (UnicodeDecodeError, csv.Error) as err:
+        return {"columns": [], "rows": [], "note": f"{EXPERIMENTS} is not a CSV text file ({err}), so it is not shown"}
+    if not rows:
+        return {"columns": [], "rows": [], "note": f"{EXPERIMENTS} is empty"}
+    header, body = rows[0], rows[1:]
+    keep = [i for i, name in enumerate(header) if name != "run"][:MAX_TABLE_COLUMNS]  # "run" is an id, for resuming
+    if len(body) > MAX_TABLE_ROWS:
+        note += f"only the first {MAX_TABLE_ROWS} of {len(body)} runs are shown; "
+    return {"columns": [header[i][:MAX_CELL] for i in keep],
+            "rows": [[row[i][:MAX_CELL] if i < len(row) else "" for i in keep] for row in body[:MAX_TABLE_ROWS]],
+            "note": note.rstrip("; ")}
