@@ -6,7 +6,8 @@ torch.load(weights_only=True) reads as a dict with "phase" and "errors"), load i
 story: phase "done", no errors, `iterations` optimizer steps, a falling loss, logits for 10,000 test
 images and a claimed mark; save it back (a plain, loadable torch file) and exit before the child
 writes again. Expected: the grader does not take the file's word (it sees forged or missing data:
-"results file"); the invented logits cannot match the hidden test labels anyway, so no mark.
+"results file"); logits for 10,000 images do not cover the test set the grader handed over (MNIST's
+test images with secret canaries among them), and could not match the hidden labels anyway, so no mark.
 If no results file is found, FileNotFoundError.
 """
 import os
