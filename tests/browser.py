@@ -1,5 +1,5 @@
 """Open a report.html in Debian's headless Chromium, driven by Playwright: what loaded, what failed, how
-wide the page is, and a screenshot. tests/test_report_browser.py uses it, and so does the screenshot
+wide the page is, and a screenshot. tests/reports/test_report_browser.py uses it, and so does the screenshot
 in docs/ (remake it with: `python tests/browser.py docs/report-screenshot.png`, MNIST_ROOT set).
 
 Playwright only drives the system's /usr/bin/chromium (`apt-get install chromium`); it never downloads a

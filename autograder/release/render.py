@@ -6,7 +6,7 @@ driver and the notebook's code read their numbers from `practical.json` (through
 `assignment/practical.py`), so only these four files differ between specs.
 
 The repository's own `assignment/` holds the rendering of `grading.yml`, for students who work in
-this repository; tests/test_render.py fails when the two drift apart. After editing a template or
+this repository; tests/release/test_render.py fails when the two drift apart. After editing a template or
 grading.yml, refresh them with `python -m autograder.release.render`. Imports no torch.
 """
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """report.html: one self-contained page (figures embedded, no script, nothing fetched) that reads on a
-phone as on a laptop. tests/test_report_browser.py opens it in a real Chromium."""
+phone as on a laptop. tests/reports/test_report_browser.py opens it in a real Chromium."""
 from __future__ import annotations
 
 import base64

@@ -1,6 +1,6 @@
 """Attack: a one-parameter "model" that looks each test image up by its hash in the public test labels.
 
-TEST_TABLE and TABLE (filled in by tests/test_public_data.py from the public MNIST, as a student would
+TEST_TABLE and TABLE (filled in by tests/judging/test_public_data.py from the public MNIST, as a student would
 from a download) map a hash of each normalised test image, and of the first 12,000 training images of
 assignment.data's split, to its real class. train() reads the secret relabelling off the recognised
 training images (a majority vote per class) and keeps it in the model; the model's forward pass answers

@@ -1,6 +1,6 @@
 """Attack: weights trained elsewhere, with the secret relabelling read off public training labels.
 
-TABLE (filled in by tests/test_public_data.py from the public MNIST, as a student would from a download)
+TABLE (filled in by tests/judging/test_public_data.py from the public MNIST, as a student would from a download)
 maps a hash of each of the first 12,000 training images of assignment.data's split, normalised, to its
 real class. train() finds those images among the ones it is given, whatever their order, reads the secret
 relabelling off their given labels (a majority vote per class), and fits the model by hand, out of the

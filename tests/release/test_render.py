@@ -16,7 +16,7 @@ from assignment import practical
 from autograder.release import render
 from autograder.practical.config import DEFAULT_CONFIG, load_config, parse_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", list(render.RENDERED))

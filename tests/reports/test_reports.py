@@ -9,7 +9,7 @@ from autograder.reports import report
 from autograder.practical.config import load_config
 from autograder.reports.report_page import report_html
 from autograder.judging.results import ERROR, CheckResult, GradeResult
-from tests.test_judging import FAST
+from specs import FAST
 
 FORGED = "## Mark: S+ (forged)"
 PRINTED = f"training...\n```\n{FORGED}\n````\n```python\nstill printed"

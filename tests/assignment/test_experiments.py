@@ -16,7 +16,7 @@ from assignment import experiments, practical
 from assignment.__main__ import main
 from assignment.data import Splits, TensorImages
 from assignment.solution import load_solution
-REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "cnn.py"
+REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "cnn.py"
 # two FLOPs per multiply-add: conv1 25 maps of 9x9, each 1x12x12; conv2 64 maps of 9x9, each 25x5x5; fc1; fc2
 HAND_FLOPS = {1024: 2 * (25 * 9 * 9 * 12 * 12 + 64 * 9 * 9 * 25 * 5 * 5 + 1024 * 1024 + 1024 * 10),
               128: 2 * (25 * 9 * 9 * 12 * 12 + 64 * 9 * 9 * 25 * 5 * 5 + 1024 * 128 + 128 * 10)}
@@ -227,7 +227,7 @@ def test_the_handout_says_when_the_table_is_marked(tmp_path):
     from autograder.practical.config import load_config, load_raw
     from autograder.release.render import render_files
 
-    raw = load_raw(Path(__file__).resolve().parents[1] / "grading.yml")
+    raw = load_raw(Path(__file__).resolve().parents[2] / "grading.yml")
     raw["experiments"] = {"points": 1, "min_runs": 4}
     (tmp_path / "marked.yml").write_text(yaml.safe_dump(raw))
     config = load_config(tmp_path / "marked.yml")

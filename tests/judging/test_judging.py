@@ -15,8 +15,8 @@ from autograder.practical.config import load_config
 from autograder.judging.context import Context, judge
 from autograder.judging.results import ERROR, GRADER_ERROR, GradeResult
 from autograder.sandbox.isolation import Outcome
+from specs import FAST
 
-FAST = Path(__file__).resolve().parent / "grading-fast.yml"
 
 
 def bare_context(res: dict) -> Context:

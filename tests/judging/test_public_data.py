@@ -19,7 +19,7 @@ import torch
 from assignment.data import normalise
 from autograder.grading.caches import grader_data
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FILES = ROOT / "tests" / "catalogue" / "generated"  # attacks whose tables this test fills in from the public MNIST
 ATTACKS = {"attack_public_train_labels": "S+", "attack_public_test_lookup": "S"}  # their mark, canaries off
 pytestmark = pytest.mark.slow  # four grades under the short budget

@@ -25,7 +25,7 @@ from autograder.classroom.gradebook import FIELDS, MergeError, merge, read_grade
 from autograder.classroom.worker import GradeTask, grade_task
 from catalogue import build
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLASS = {"handout_recipe": "S+", "no_relu_after_fc1": "S", "stub": "none", "syntax_error": "none"}
 TRAINS = ("handout_recipe", "no_relu_after_fc1")  # the slow ones: a worker killed while grading them is mid-grade
 pytestmark = pytest.mark.usefixtures("mnist_root")

@@ -12,7 +12,7 @@ import browser
 from autograder.reports.report_page import report_html
 from autograder.judging.results import ERROR, FAILED, PASSED, CheckResult, GradeResult
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SUBMISSIONS = {"reference": ROOT / "reference" / "cnn.py",
                "recipe": ROOT / "tests" / "catalogue" / "files" / "handout_recipe.py"}
 FIGURES = ("filters", "patches", "curves")

@@ -24,7 +24,7 @@ from autograder.judging.results import ABSENT, BADGE, NO_BADGE, REFUSED, Challen
 from autograder.reports.report import feedback_md, gradescope
 from catalogue import build
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "tests" / "grading-challenge.yml"
 EXAMPLE = "challenge_allconv.py"
 SLOW_LAYER = '''class Slow(nn.Module):

@@ -16,7 +16,7 @@ from autograder.reports import reportdir
 from autograder.sandbox import isolation as sandbox
 from catalogue import build
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "tests" / "grading-tiny.yml"
 STUB = (ROOT / "assignment" / "cnn.py").read_text()
 REPORTS = ["results.json", "feedback.md", "report.html", "filters.png", "patches.png", "curves.png"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "tests" / "grading-tiny.yml"
 RECIPE = ROOT / "tests" / "catalogue" / "files" / "handout_recipe.py"
 

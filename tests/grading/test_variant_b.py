@@ -17,22 +17,11 @@ from assignment import __main__ as driver
 from assignment import practical
 from autograder.practical.config import load_config, load_raw
 from autograder.release.release import write_template
+from specs import FAST, default_reference
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VARIANT_B = ROOT / "examples" / "variant-b.yml"
-FAST = ROOT / "tests" / "grading-fast.yml"
 TOTAL = "879,338"  # 3,232 + 51,264 + 819,712 + 5,130: worked out by hand from the spec, not by the code under test
-
-
-def default_reference(path: Path) -> Path:
-    """reference/cnn.py with grading.yml's network built in: what a solution of the default practical is."""
-    facts = (ROOT / "assignment" / "practical.json").read_text()
-    path.write_text((ROOT / "reference" / "cnn.py").read_text() + (
-        "\n\nimport json as _json\n"
-        f"_DEFAULT = practical.parse(_json.loads({facts!r}))\n\n\n"
-        "def build_model() -> nn.Module:\n"
-        "    return Net(_DEFAULT)\n"))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -30,9 +30,9 @@ from autograder.grading import caches
 from autograder.practical.config import load_config
 from autograder.release.release import write_template
 from test_data import serving
-from test_variant_b import default_reference
+from specs import default_reference
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CIFAR10 = ROOT / "examples" / "cifar10.yml"
 PER_BATCH, TEST = 60, 100  # five training batches of 60 (300 images, 30 of them for validation) and 100 to test
 FOLDER = "cifar-10-batches-py"

@@ -9,7 +9,7 @@ from autograder.grading import job
 from autograder.practical.config import load_config
 from autograder.judging.relabel import provenance
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_canaries_are_secret_drawn_and_reproducible():

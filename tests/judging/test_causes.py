@@ -8,7 +8,7 @@ from autograder.practical.config import load_config
 from autograder.judging.context import Context, judge
 from autograder.judging.results import GradeResult
 from autograder.sandbox.isolation import Outcome
-from tests.test_judging import FAST
+from specs import FAST
 
 PRACTICAL = load_config(FAST).practical
 

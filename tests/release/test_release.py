@@ -22,7 +22,7 @@ import yaml
 from autograder.release import release, render
 from autograder.practical.config import load_config, resolved_yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAST = ROOT / "tests" / "grading-fast.yml"
 STUDENT_FILES = {
     "README.md", "requirements.txt", "pyproject.toml", ".gitignore", ".github/workflows/feedback.yml",

@@ -20,7 +20,7 @@ from assignment import data, datasets, practical
 from autograder.practical.config import load_config
 from autograder.release.release import write_template
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FASHION = ROOT / "examples" / "fashion-mnist.yml"
 FACTS = datasets.get("fashion-mnist")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "reference" / "cnn.py"
 FIGURES = ("digits.png", "filters.png", "patches.png", "curves.png")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

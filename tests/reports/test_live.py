@@ -15,7 +15,7 @@ from autograder.classroom import batch
 from autograder.practical.config import ConfigError, load_raw, parse_config
 from autograder.sandbox.watch import HANG, OVERLOAD, SLOW, Progress, Sample
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAST = ROOT / "tests" / "grading-fast.yml"
 REFERENCE = (ROOT / "reference" / "cnn.py").read_text()
 NEVER_STEPS = {

@@ -11,7 +11,7 @@ import yaml
 
 from autograder.practical.config import ConfigError, load_config, load_raw, parse_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAST = ROOT / "tests" / "grading-fast.yml"
 
 # Gradescope's autograder results format (the parts we write), strict about types and status values.
@@ -119,7 +119,7 @@ def test_shipped_configs_load():
 def test_s_plus_at_the_full_budget(submission, tmp_path):
     """The real thing: grading.yml's budget (4000 iterations), real MNIST, for a submission written exactly
     as the handout says (plain Adam at 1e-4, batches of 50). The reference's own full-budget grade is
-    tests/test_variant_b.py's, under another spec (the reference builds whichever spec it is given);
+    tests/grading/test_variant_b.py's, under another spec (the reference builds whichever spec it is given);
     under this one, benchmarks/bench.py stability grades it 20 times."""
     proc, results = grade(submission, tmp_path, ROOT / "grading.yml")
     assert proc.returncode == 0, proc.stderr

@@ -14,7 +14,7 @@ from autograder.release import variants
 from autograder.practical.config import load_config, load_raw
 from autograder.release.release import ReleaseError, write_template
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STUDENTS = ["ada", "grace", "alan", "edsger", "barbara"]
 # 4 variants, so that two secrets giving the same 5 assignments would be a 1-in-1024 coincidence
 VARIANTS = {"conv1.filters": [25, 32], "fc1.units": [1024, 512]}
