@@ -43,7 +43,7 @@ class Accuracy:
     s_plus: float
     s: float
     provisional: str = ""  # where bars not yet calibrated come from; the handout quotes it
-    canaries: float = 0.5  # share of the secret canary images a model that counts must classify (canaries.py); 0: off
+    canaries: float = 0.25  # share of the secret canary images a model that counts must classify (canaries.py); 0: off
 
 
 @dataclass(frozen=True)
