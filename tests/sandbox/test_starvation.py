@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -118,6 +119,10 @@ def test_load_this_proc_does_not_show_still_counts(monkeypatch):
     monkeypatch.setattr(watch, "_machine_runnable", lambda: (41, 4))  # 40 besides the sampling thread
     sandbox = subprocess.Popen(["sleep", "30"])
     try:
+        deadline = time.monotonic() + 10  # a sleep just started may still be runnable (and count as the sandbox's)
+        while Path(f"/proc/{sandbox.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "R":
+            assert time.monotonic() < deadline, "sleep 30 never went to sleep"
+            time.sleep(0.05)
         assert usage(sandbox.pid, {min(os.sched_getaffinity(0))})[2] >= 10  # a quarter of the 40
     finally:
         sandbox.kill()
