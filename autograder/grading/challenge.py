@@ -66,7 +66,7 @@ def _run(config: Config, practical: Practical, code: bytes, data: dict, relabel_
         config.training, iterations=challenge.iterations, log_every=challenge.iterations))
     job, base = job_folder(code, practical, uid)
     inputs = write_inputs(job, budget, practical, data, [], threads, uid, relabel_seed,
-                        extra={"challenge": {"max_parameters": challenge.max_parameters}})
+                          extra={"challenge": {"max_parameters": challenge.max_parameters}})
     limits = challenge_limits(config, threads)
     if live is not None:
         live.note(f"challenge (optional, the mark above stands): build_challenge_model(), train() for up to "
@@ -142,4 +142,3 @@ def crash_message(phase: str, err: dict) -> str:
     kind, text = err.get("type", "Exception"), scrub(str(err.get("message", "")))
     trace = scrub(str(err.get("trace") or ""))
     return f"crashed: {phases.CHALLENGE_WORDS.get(phase, phase)} raised {kind}: {text}" + (f"\n{trace}" if trace else "")
-

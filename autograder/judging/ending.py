@@ -77,7 +77,11 @@ def _said(words: dict, kind: str, outcome: Outcome, limits: Limits, phase_words:
 
 def practical_end(outcome: Outcome, phase: str, limits: Limits, iterations: int) -> str | None:
     """Why the practical's child stopped before its end, in the student's terms; None if it finished.
-    `phase`: the last one its results name; `iterations`: the optimizer steps train() was asked for."""
+    `phase`: the last one its results name; `iterations`: the optimizer steps train() was asked for.
+    Results that reach the end are judged as they are, unless the wall or output limit stopped the child
+    (a phase's budget that ran out as it ended stopped nothing the checks need)."""
+    if phase == DONE and not (outcome.timed_out or outcome.output_exceeded):
+        return None
     kind = ending(outcome, phase == DONE)
     if kind is None:
         return None
