@@ -12,36 +12,31 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import signal
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
 from ..sandbox import isolation as sandbox, watch
 from ..judging.causes import scrub
-from ..practical.config import Challenge, Config
+from ..judging.ending import challenge_end
+from ..practical import phases
+from ..practical.config import Challenge, Config, Limits
 from .job import job_folder, load_results, write_inputs
 from ..judging.context import StudentError, predictions_from_logits
 from ..judging.relabel import provenance
 from ..judging.results import ABSENT, BADGE, GRADER_ERROR, NO_BADGE, NOT_RUN, REFUSED, ChallengeResult
 from ..practical.spec import Practical
 
-PHASE_WORDS = {"start": "start-up", "import": "importing cnn.py", "build_model": "build_challenge_model()",
-               "train": "train() on the challenge model",
-               "evaluate": "the challenge model's forward pass on the test images", "done": "the end"}
 ABSENT_WORDS = ("The challenge is optional: your code defines no build_challenge_model(), so it was not entered. "
                 "It never changes the mark.")
 GRADER_FAULT = "the grader failed while judging the challenge (not your fault; your mark stands)"
 
 
-def challenge_limits(config: Config, threads: int) -> sandbox.Limits:
+def challenge_limits(config: Config, threads: int) -> Limits:
     """The practical's limits, with the challenge's wall time, and the CPU time its threads could use in it."""
-    lim, wall = config.limits, config.challenge.wall_seconds
-    return sandbox.Limits(wall_seconds=wall, cpu_seconds=wall * threads, memory_mb=lim.memory_mb,
-                          processes=lim.processes, output_kb=lim.output_kb, phases=dict(lim.phases),
-                          idle_seconds=lim.idle_seconds)
+    wall = config.challenge.wall_seconds
+    return dataclasses.replace(config.limits, wall_seconds=wall, cpu_seconds=wall * threads)
 
 
 def enter(res: dict, config: Config, practical: Practical, code: bytes, data: dict, relabel_seed: bytes,
@@ -70,8 +65,8 @@ def _run(config: Config, practical: Practical, code: bytes, data: dict, relabel_
     budget = dataclasses.replace(config, training=dataclasses.replace(
         config.training, iterations=challenge.iterations, log_every=challenge.iterations))
     job, base = job_folder(code, practical, uid)
-    keep = write_inputs(job, budget, practical, data, [], threads, uid, relabel_seed,
-                        extra={"challenge": {"max_parameters": challenge.max_parameters}})
+    inputs = write_inputs(job, budget, practical, data, [], threads, uid, relabel_seed,
+                          extra={"challenge": {"max_parameters": challenge.max_parameters}})
     limits = challenge_limits(config, threads)
     if live is not None:
         live.note(f"challenge (optional, the mark above stands): build_challenge_model(), train() for up to "
@@ -82,20 +77,20 @@ def _run(config: Config, practical: Practical, code: bytes, data: dict, relabel_
             live.steps(p.steps, challenge.iterations)
     try:
         outcome = run_child(job, base, limits, progress)
-        res, problem = load_results(Path(keep["results"]))
+        res, problem = load_results(inputs.results)
     finally:
         shutil.rmtree(base, ignore_errors=True)
         if live is not None:
             live.close()
     data_labels = data["test_y"]
-    result = judge(res, problem, outcome, challenge, limits, keep["perm"], data_labels, keep["relabel"],
-                   practical.classes, keep["canaries"].test_y, config.accuracy.canaries)
+    result = judge(res, problem, outcome, challenge, limits, inputs.perm, data_labels, inputs.relabel,
+                   practical.classes, inputs.canaries.test_y, config.accuracy.canaries)
     if live is not None:
         live.note(f"challenge: {result.summary()}")
     return result
 
 
-def judge(res: dict, problem: str | None, outcome: sandbox.Outcome, challenge: Challenge, limits: sandbox.Limits,
+def judge(res: dict, problem: str | None, outcome: sandbox.Outcome, challenge: Challenge, limits: Limits,
           perm: torch.Tensor, test_labels: torch.Tensor, relabel: torch.Tensor, classes: int,
           canary_labels: torch.Tensor | None = None, canary_bar: float = 0.0) -> ChallengeResult:
     """The challenge's outcome from what its child returned: the caps first, then the grader's own score."""
@@ -111,13 +106,14 @@ def judge(res: dict, problem: str | None, outcome: sandbox.Outcome, challenge: C
     if problem:
         return refused(f"no result: {problem}")
     errors = res.get("errors", {})
-    for phase in ("import", "build_model", "train", "evaluate"):
+    for phase in phases.CHALLENGE:
         if isinstance(errors.get(phase), dict):
             return refused(crash_message(phase, errors[phase]))
     if count is not None and count > challenge.max_parameters:
         return refused(f"over the parameter cap: your challenge model has {count:,} parameters (as counted in "
                        f"the sandbox), the cap is {challenge.max_parameters:,}; it was not trained")
-    stopped = stop_reason(outcome, res.get("phase", "start"), challenge, limits)
+    stopped = challenge_end(outcome, res.get("phase", phases.START), limits, challenge.iterations,
+                            challenge.wall_seconds)
     if stopped:
         return refused(stopped)
     if steps is not None and steps > challenge.iterations:
@@ -145,37 +141,4 @@ def judge(res: dict, problem: str | None, outcome: sandbox.Outcome, challenge: C
 def crash_message(phase: str, err: dict) -> str:
     kind, text = err.get("type", "Exception"), scrub(str(err.get("message", "")))
     trace = scrub(str(err.get("trace") or ""))
-    return f"crashed: {PHASE_WORDS.get(phase, phase)} raised {kind}: {text}" + (f"\n{trace}" if trace else "")
-
-
-def stop_reason(outcome: sandbox.Outcome, phase: str, challenge: Challenge, limits: sandbox.Limits) -> str | None:
-    """Why the challenge's child stopped before its end, or None if it got there."""
-    during = PHASE_WORDS.get(phase, phase)
-    if outcome.idle_s is not None:
-        return (f"stuck: train() used no CPU for {outcome.idle_s:g} s on the challenge model and was stopped, "
-                f"during {during}")
-    if outcome.timed_out:
-        said = (f"over the time cap: the challenge run (importing cnn.py, build_challenge_model(), train() for up "
-                f"to {challenge.iterations:,} steps, the test images) took more than its {challenge.wall_seconds:g} s "
-                f"on the grading machine, and was stopped during {during}")
-        if outcome.overloaded:
-            said += ("; the machine was busy at the time (train() got far less CPU than it asked for), so ask "
-                     "your instructor for a regrade")
-        return said
-    if outcome.phase_timeout:
-        said = (f"over time: {PHASE_WORDS.get(outcome.phase_timeout, outcome.phase_timeout)} took more than its "
-                f"{limits.phases.get(outcome.phase_timeout, 0):g} s and was stopped")
-        if outcome.overloaded:
-            said += ("; the machine was busy at the time (it waited for a CPU at least half as long as it ran), "
-                     "so ask for a regrade")
-        return said
-    if outcome.output_exceeded:
-        return f"crashed: it printed more than {limits.output_kb} KB and was stopped, during {during}"
-    if phase == "done":
-        return None
-    if outcome.signal == signal.SIGXCPU:
-        return f"crashed: it used more than its {limits.cpu_seconds:g} s of CPU time, during {during}"
-    if "MemoryError" in outcome.stderr or "can't allocate memory" in outcome.stderr:
-        return f"crashed: it ran out of its {limits.memory_mb} MB of memory, during {during}"
-    how = f"killed by signal {outcome.signal}" if outcome.signal else f"exit code {outcome.returncode}"
-    return f"crashed: the process ended early ({how}) during {during}"
+    return f"crashed: {phases.CHALLENGE_WORDS.get(phase, phase)} raised {kind}: {text}" + (f"\n{trace}" if trace else "")

@@ -6,12 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..practical.config import Config
+from ..practical.phases import BEFORE_TRAINING
 from .job import load_results
 from ..judging.context import EARLY, Context, judge
 from ..judging.results import CheckResult
 from ..sandbox.watch import Progress
-
-BEFORE_TRAINING = ("start", "import", "output_shape", "build_model", "model_io")
 
 
 class EarlyVerdicts:

@@ -7,12 +7,19 @@ import os
 import secrets
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import assignment
 
 from ..practical.config import Config
 from ..practical.spec import Practical
+
+if TYPE_CHECKING:  # torch is imported where it is needed, once the child has started
+    import torch
+
+    from ..judging.canaries import Canaries
 
 MAX_RESULTS_BYTES = 256 * 2**20
 PRACTICAL_JSON = "practical.json"  # = spec.Practical.student_facts(), as a student template carries it
@@ -48,8 +55,19 @@ def job_folder(code: bytes, practical: Practical, uid: int | None) -> tuple[Path
     return job, base
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What the grader keeps of the inputs it wrote for the child (write_inputs)."""
+    perm: torch.Tensor  # the order in which the child sees the test images, the canaries among them
+    relabel: torch.Tensor  # the child learns relabel[real class] (relabel.py)
+    results: Path  # where the child writes its results, under a name only job.pt held
+    probe: torch.Tensor  # the probe images (probe_images)
+    order_seed: int  # the seed of `perm`, fresh for every grading; recorded once the child has ended
+    canaries: Canaries  # the secret images among the child's data (canaries.py)
+
+
 def write_inputs(job: Path, config: Config, practical: Practical, data: dict, cases: list, threads: int,
-                 uid: int | None, relabel_seed: bytes | None = None, extra: dict | None = None) -> dict:
+                 uid: int | None, relabel_seed: bytes | None = None, extra: dict | None = None) -> Inputs:
     """The child's inputs, as job.pt in the job folder, appearing at once (written aside, then renamed):
     the data, the secret orders and labels, the cases, and `extra` (the challenge's caps, for its own
     child). Returns what the grader keeps of them.
@@ -95,8 +113,7 @@ def write_inputs(job: Path, config: Config, practical: Practical, data: dict, ca
     if uid is not None:
         os.chown(tmp, uid, uid)
     os.replace(tmp, job / "job.pt")
-    return {"perm": perm, "relabel": relabel, "results": job / spec["results_name"], "probe": spec["probe_x"],
-            "order_seed": order_seed, "canaries": canaries}
+    return Inputs(perm, relabel, job / spec["results_name"], spec["probe_x"], order_seed, canaries)
 
 
 def probe_images(sets: dict, practical: Practical) -> torch.Tensor:

@@ -13,19 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assignment.datasets import Dataset
+from assignment.solution import API
 
+from ..practical.phases import NEEDS
 from ..practical.spec import Practical, fmt
 
-API = ("output_shape", "build_model", "train", "top_patches")  # assignment.solution.API, without importing it
 NOT_RUN = "not run: needs"  # how a check that the cause stopped begins its one line
 AVAILABLE = "torch, torchvision, numpy, the standard library and the assignment package"  # what cnn.py may import
 _NO_MODULE = re.compile(r"No module named '([\w.]+)'")
-NEEDS = {"import": "import", "output_shape": "output_shape()", "build_model": "build_model()",
-         "model_io": "the forward pass", "train": "train()", "inspect": "the forward pass",
-         "evaluate": "the forward pass", "top_patches": "top_patches()", "start": "start-up"}
-# Phases whose error can stop other checks, in the order they run; top_patches() stops only its own check,
-# which then says its error in full.
-PHASE_ORDER = ("start", "import", "output_shape", "build_model", "model_io", "train", "inspect", "evaluate")
 
 # `File "/tmp/cnn-grader-x/<hex>/submission/cnn.py", line 12, in train` -> `cnn.py, line 12, in train`
 _FRAME = re.compile(r'File "[^"]*/submission/cnn\.py", line (\d+)')

@@ -16,9 +16,11 @@ import torch
 from assignment.data import normalise
 
 from . import canonical
-from ..sandbox import isolation as sandbox, watch
+from ..sandbox import isolation as sandbox
 from ..practical.config import Config
-from .causes import (DATA_ERRORS, NOT_RUN, PHASE_ORDER, Cause, error_fixes, loads_data, same_cause, scrub, script_fix, top_level_calls, uses_cuda, where)
+from ..practical.phases import CAUSES, MODEL_IO, OUTPUT_SHAPE, PREREQUISITES, START, WORDS
+from .causes import (DATA_ERRORS, NOT_RUN, Cause, error_fixes, loads_data, same_cause, scrub, script_fix, top_level_calls, uses_cuda, where)
+from .ending import practical_end
 from .canaries import Canaries
 from .relabel import Provenance, provenance
 from .results import ERROR, FAILED, GRADER_ERROR, INCONCLUSIVE, PASSED, CheckResult
@@ -29,17 +31,8 @@ UNUSED_PLUGINS = ("cacheprovider", "doctest", "junitxml", "pastebin", "nose", "s
                   "legacypath", "unraisableexception", "threadexception", "faulthandler")
 GRADER_FAULT = "the grader could not run this check (not your fault); your instructor has been told"
 JUDGING_SECONDS = 120  # judging runs here, on what the child returned; it takes seconds when that is sane
-PHASE_WORDS = {
-    "start": "start-up", "import": "importing cnn.py", "output_shape": "output_shape()",
-    "build_model": "build_model()", "model_io": "the model's forward pass", "train": "train()",
-    "inspect": "the forward pass on the probe images", "evaluate": "the forward pass on the test images",
-    "top_patches": "top_patches()", "done": "the end",
-}
-
-PREREQUISITES = {"output_shape": ["import"], **{p: ["import", "build_model"] for p in (
-    "model_io", "train", "inspect", "evaluate", "top_patches")}}
 # Checks whose inputs exist before train() starts: judged as soon as their phase's results are saved.
-EARLY = {"output_shape": ("output_shape", "output_shape"), "model_io": ("model_io", "model_io")}  # check -> (phase, key)
+EARLY = {"output_shape": (OUTPUT_SHAPE, "output_shape"), "model_io": (MODEL_IO, "model_io")}  # check -> (phase, key)
 
 
 class StudentError(Exception):
@@ -88,52 +81,8 @@ class Context:
     # --- what the student's code did, phase by phase ---
     def death(self) -> str | None:
         """Why the child stopped before the end, in the student's terms; None if it finished."""
-        o, phase = self.outcome, PHASE_WORDS.get(self.res.get("phase", "start"), "start-up")
-        if self.res.get("phase") == "done" and not (o.timed_out or o.output_exceeded):
-            return None
-        lim = self.config.limits
-        if o.phase_timeout and o.phase_starved:
-            return (f"regrade: the machine was too busy: {PHASE_WORDS.get(o.phase_timeout, o.phase_timeout)} took "
-                    f"more than its {lim.phases.get(o.phase_timeout, 0):g} s, while waiting for a CPU at least half as "
-                    "long as it ran; this is not a problem with your code, and it will be graded again")
-        if o.phase_timeout:
-            said = (f"time limit: {PHASE_WORDS.get(o.phase_timeout, o.phase_timeout)} took more than its "
-                    f"{lim.phases.get(o.phase_timeout, 0):g} s and was stopped")
-            if o.phase_timeout == "import":
-                said += ("; importing cnn.py should take seconds: put any code that trains, downloads, plots or "
-                         "waits at the top level under `if __name__ == \"__main__\":`")
-            return said
-        if o.timed_out and o.stopped_in_training:
-            return self._training_stopped(o.stopped_in_training)
-        if o.timed_out:
-            return f"time limit: your code was stopped after {lim.wall_seconds:g} s, during {phase}"
-        if o.output_exceeded:
-            return (f"output limit: your code printed more than {lim.output_kb} KB and was stopped, during {phase}; "
-                    "print less (a line every log_every iterations is plenty)")
-        if o.signal == signal.SIGXCPU:
-            return f"CPU time limit: your code used more than {lim.cpu_seconds:g} s of CPU, during {phase}"
-        if "MemoryError" in o.stderr or "can't allocate memory" in o.stderr:
-            return f"memory limit: your code ran out of its {lim.memory_mb} MB, during {phase}"
-        how = f"killed by signal {o.signal}" if o.signal else f"exit code {o.returncode}"
-        return f"your code ended early ({how}) during {phase}: do not exit or kill the process"
-
-    def _training_stopped(self, why: str) -> str:
-        wall, steps = self.config.limits.wall_seconds, self.outcome.progress.get("steps", 0)
-        of = f"{steps} of {self.config.training.iterations} optimizer steps"
-        if why == watch.OVERLOAD:
-            return (f"regrade: the machine was too busy: train() was still making progress ({of}) when the "
-                    f"grader's {wall:g} s limit ran out, but got far less CPU time than it asked for; this is not "
-                    "a problem with your code, and it will be graded again")
-        if self.outcome.idle_s is not None:
-            return (f"time limit: train() was stopped after {self.outcome.idle_s:g} s without using any CPU, having "
-                    f"made {of}: it seems stuck waiting (a sleep, input(), a lock, a DataLoader worker); check "
-                    "that nothing in train() waits for something that never comes")
-        if why == watch.SLOW:
-            return (f"time limit: train() made {of} in {wall:g} s, on a machine that was not too busy: each step "
-                    "is too slow; use minibatches of the handout's size, no extra work per step, and no more "
-                    "processes or threads than the grader gives you")
-        return (f"time limit: train() was stopped after {wall:g} s, having made {of}, and none lately (or used no "
-                "CPU): it seems stuck; check that every iteration calls optimizer.step() and nothing waits forever")
+        return practical_end(self.outcome, self.res.get("phase", START), self.config.limits,
+                             self.config.training.iterations)
 
     @cached_property
     def cause(self) -> Cause | None:
@@ -141,7 +90,7 @@ class Context:
         stopped; None if it ran to the end."""
         errors = self.res.get("errors", {})
         lim = self.config.limits
-        for phase in PHASE_ORDER:
+        for phase in CAUSES:
             err = errors.get(phase)
             if err:
                 fixes = error_fixes(phase, err, lim.memory_mb, lim.processes, self.practical)
@@ -181,7 +130,7 @@ class Context:
                 raise Inconclusive(self.death())
             if cause:
                 raise StudentError(cause.not_run)
-            raise StudentError(f"{PHASE_WORDS.get(phase, phase)} produced nothing")
+            raise StudentError(f"{WORDS.get(phase, phase)} produced nothing")
         return self.res[key]
 
     def untrained_shape_problems(self) -> list[str] | None:
@@ -319,7 +268,7 @@ def student_message(phase: str, err: dict, practical: Practical) -> str:
     kind, text = err.get("type", "Exception"), scrub(err.get("message", ""))
     if kind in DATA_ERRORS:
         text = f"{practical.data.title} could not be loaded"
-    func = PHASE_WORDS.get(phase, phase)
+    func = WORDS.get(phase, phase)
     if phase == "import":
         head = f"your code could not be imported: {kind}: {text}"
     elif kind == "NotImplementedError":
@@ -333,7 +282,7 @@ def student_message(phase: str, err: dict, practical: Practical) -> str:
 def data_message(phase: str, err: dict, practical: Practical) -> str:
     """First sentence for code that loads the dataset itself instead of using the data it is given."""
     title, image = practical.data.title, ", ".join(map(str, practical.input))
-    return (f"{PHASE_WORDS.get(phase, phase)} loads {title} itself{where(err)}, and the grader has no network and "
+    return (f"{WORDS.get(phase, phase)} loads {title} itself{where(err)}, and the grader has no network and "
             f"no {title} to load: use the train_set and valid_set that train() is given, e.g.\n"
             f"images, labels = as_tensors(train_set)  # (N, {image}), (N,)\n"
             "valid_images, valid_labels = as_tensors(valid_set)\n"
@@ -343,7 +292,7 @@ def data_message(phase: str, err: dict, practical: Practical) -> str:
 
 def cuda_message(phase: str, err: dict) -> str:
     """First sentence for code that needs a GPU (the error's own advice is for the student's machine)."""
-    return (f"{PHASE_WORDS.get(phase, phase)} uses CUDA{where(err)} and raised {err.get('type', 'an error')}: "
+    return (f"{WORDS.get(phase, phase)} uses CUDA{where(err)} and raised {err.get('type', 'an error')}: "
             "the grader has no GPU. Choose the device with torch.cuda.is_available(), or use the device of "
             "the model's parameters: `device = next(model.parameters()).device`")
 

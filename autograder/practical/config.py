@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,14 +17,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from .paths import REPO
+from .phases import BUDGETED
 from .registry import CheckInfo, RegistryError, discover, render
 from .spec import Practical, SpecError, enumerate_variants, parse_practical
 
 DEFAULT_CONFIG = REPO / "grading.yml"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
-# The child's phases that get a small time budget of their own (limits.phases); train() gets the wall limit.
 OPTIONAL_SECTIONS = ("challenge", "experiments", "course")  # a config without them has no such track
-BUDGETED_PHASES = ("import", "output_shape", "build_model", "model_io", "inspect", "evaluate", "top_patches")
 
 
 class ConfigError(ValueError):
@@ -61,12 +60,14 @@ class TopPatches:
 
 @dataclass(frozen=True)
 class Limits:
+    """What the sandbox allows the child (grading.yml's `limits`; the sandbox enforces them, isolation.py)."""
     wall_seconds: float
     cpu_seconds: float
     memory_mb: int
     processes: int
     output_kb: int
-    phases: dict  # phase -> seconds it may take (BUDGETED_PHASES, each one)
+    # phase -> seconds it may take (phases.BUDGETED, each one, in grading.yml); only with a progress watch
+    phases: dict = field(default_factory=dict)
     idle_seconds: float = 0  # train() blocked this long (no CPU used, none waited for) is stopped; 0: never
 
 
@@ -166,9 +167,9 @@ def _section(raw: dict, key: str, cls, where: str):
 def _check_phases(limits: Limits, where: str) -> None:
     """Every budgeted phase, and only those, with a positive number of seconds within the wall limit."""
     phases = limits.phases
-    unknown, missing = set(phases) - set(BUDGETED_PHASES), set(BUDGETED_PHASES) - set(phases)
+    unknown, missing = set(phases) - set(BUDGETED), set(BUDGETED) - set(phases)
     if unknown or missing:
-        raise ConfigError(f"{where}: limits.phases must give seconds for exactly {', '.join(BUDGETED_PHASES)} "
+        raise ConfigError(f"{where}: limits.phases must give seconds for exactly {', '.join(BUDGETED)} "
                           f"(train() gets wall_seconds); unknown: {', '.join(sorted(unknown)) or 'none'}, "
                           f"missing: {', '.join(sorted(missing)) or 'none'}")
     for name, value in phases.items():

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from ..practical.config import Limits
 from . import watch as watching
 
 NAMESPACES = ["--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
@@ -56,17 +57,6 @@ class GraderStopped(Exception):
         super().__init__(f"the grader was stopped by {signal.Signals(signum).name} while the student's code ran; "
                          "the sandbox and every process in it were ended; nothing was graded, grade again")
         self.signum = signum
-
-
-@dataclass
-class Limits:
-    wall_seconds: float
-    cpu_seconds: float
-    memory_mb: int
-    processes: int
-    output_kb: int
-    phases: dict = field(default_factory=dict)  # phase -> seconds; only with a progress watch
-    idle_seconds: float = 0  # train() blocked this long is stopped (only with a progress watch); 0: never
 
 
 @dataclass

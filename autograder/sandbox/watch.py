@@ -30,9 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..practical.config import BUDGETED_PHASES
-
-KNOWN_PHASES = ("start", *BUDGETED_PHASES, "train", "done")
+from ..practical import phases
 MAX_LINE = 200  # a report is short; longer lines are noise and dropped
 STARVED = 0.5  # waiting for a CPU at least this long per second run: the machine was too busy
 IDLE = 0.02  # running or waiting for a CPU less than this share of the time: blocked
@@ -65,7 +63,7 @@ class Progress:
             return
         if not isinstance(msg, dict):
             return
-        if msg.get("phase") in KNOWN_PHASES and msg["phase"] != self.phase:
+        if msg.get("phase") in phases.ORDER and msg["phase"] != self.phase:
             self.phase, self.phase_since = msg["phase"], time.monotonic()
         steps = msg.get("steps")
         if type(steps) is int and steps > self.steps:

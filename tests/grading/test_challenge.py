@@ -17,7 +17,7 @@ import torch
 
 from autograder.grading import challenge
 from autograder.sandbox import isolation as sandbox
-from autograder.practical.config import DEFAULT_CONFIG, Challenge, ConfigError, load_config, load_raw, parse_config
+from autograder.practical.config import DEFAULT_CONFIG, Challenge, ConfigError, Limits, load_config, load_raw, parse_config
 from autograder.reports.leaderboard import FIELDS, RANKING, write_leaderboard
 from autograder.judging.relabel import derangement
 from autograder.judging.results import ABSENT, BADGE, NO_BADGE, REFUSED, ChallengeResult, GradeResult
@@ -103,7 +103,7 @@ LABELS = torch.arange(N) % 10
 RELABEL = derangement(10, b"a test's secret")
 PERM = torch.randperm(N, generator=torch.Generator().manual_seed(0))
 RULES = Challenge(badges=[0.8, 0.95], iterations=100, max_parameters=1000, wall_seconds=40)
-LIMITS = sandbox.Limits(40, 80, 8192, 64, 2048, {"import": 60, "build_model": 30, "evaluate": 60})
+LIMITS = Limits(40, 80, 8192, 64, 2048, {"import": 60, "build_model": 30, "evaluate": 60})
 
 
 def logits_for(classes: torch.Tensor, wrong: int = 0) -> torch.Tensor:

@@ -37,11 +37,11 @@ def test_the_child_gets_every_image_once_relabelled_in_a_secret_order():
             else torch.randint(0, 10, (n,)) for part in ("train", "valid", "test") for kind in ("x", "y")}
     folder, base = job.job_folder((ROOT / "assignment" / "cnn.py").read_bytes(), config.practical, uid=None)
     try:
-        keep = job.write_inputs(folder, config, config.practical, data, [], 1, None, b"s" * 32)
+        inputs = job.write_inputs(folder, config, config.practical, data, [], 1, None, b"s" * 32)
         spec = torch.load(folder / "job.pt", weights_only=True)
     finally:
         shutil.rmtree(base)
-    can, relabel = keep["canaries"], keep["relabel"]
+    can, relabel = inputs.canaries, inputs.relabel
     given = {x.numpy().tobytes(): int(y) for x, y in zip(spec["train_x"], spec["train_y"])}
     expected = {x.numpy().tobytes(): int(relabel[y]) for x, y in zip(data["train_x"], data["train_y"])}
     expected.update({x.numpy().tobytes(): int(y) for x, y in zip(can.train_x, can.train_y)})

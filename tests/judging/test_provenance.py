@@ -46,14 +46,14 @@ def test_the_recorded_seed_is_the_one_that_ordered_the_test_images(repo):
     for _ in range(2):
         job, base = grade.job_folder((repo / "assignment" / "cnn.py").read_bytes(), config.practical, uid=None)
         try:
-            keep = grade.write_inputs(job, config, config.practical, data, [], threads=1, uid=None)
+            inputs = grade.write_inputs(job, config, config.practical, data, [], threads=1, uid=None)
             spec = torch.load(job / "job.pt", weights_only=True)
         finally:
             shutil.rmtree(base)
-        shown = torch.cat([data["test_x"], keep["canaries"].test_x])  # the canaries come after the test images
-        order = torch.randperm(len(shown), generator=torch.Generator().manual_seed(keep["order_seed"]))
-        assert torch.equal(order, keep["perm"]) and torch.equal(spec["test_x"], shown[order])
-        runs.append(keep["order_seed"])
+        shown = torch.cat([data["test_x"], inputs.canaries.test_x])  # the canaries come after the test images
+        order = torch.randperm(len(shown), generator=torch.Generator().manual_seed(inputs.order_seed))
+        assert torch.equal(order, inputs.perm) and torch.equal(spec["test_x"], shown[order])
+        runs.append(inputs.order_seed)
     assert runs[0] != runs[1]  # drawn afresh for every grading
 
 

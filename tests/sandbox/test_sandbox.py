@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from autograder.practical.config import Limits
 from autograder.sandbox import isolation as sandbox
 
 LEVEL = sandbox.available_level()
 needs_ns = pytest.mark.skipif(LEVEL == "none", reason="no namespaces on this machine")
 needs_root = pytest.mark.skipif(LEVEL != "root", reason="needs root to switch to a separate uid")
-LIMITS = sandbox.Limits(wall_seconds=20, cpu_seconds=20, memory_mb=1024, processes=32, output_kb=64)
+LIMITS = Limits(wall_seconds=20, cpu_seconds=20, memory_mb=1024, processes=32, output_kb=64)
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def test_plain_program_runs_and_output_is_kept(tmp_path):
 
 
 def test_wall_time_limit_kills(tmp_path):
-    limits = sandbox.Limits(**{**vars(LIMITS), "wall_seconds": 2})
+    limits = Limits(**{**vars(LIMITS), "wall_seconds": 2})
     start = time.monotonic()
     out = run_py(tmp_path, "import time; time.sleep(60)", limits=limits)
     assert out.timed_out and out.returncode != 0
@@ -148,7 +149,7 @@ def test_runs_as_another_user_with_a_process_limit(tmp_path):
 
 
 def test_level_none_still_limits_time(tmp_path):
-    limits = sandbox.Limits(**{**vars(LIMITS), "wall_seconds": 2})
+    limits = Limits(**{**vars(LIMITS), "wall_seconds": 2})
     out = run_py(tmp_path, "import time; time.sleep(30)", limits=limits, level="none")
     assert out.timed_out
     assert out.isolation["network"].startswith("NOT blocked")

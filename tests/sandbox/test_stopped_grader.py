@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from autograder.sandbox import isolation as sandbox
-from autograder.practical.config import load_raw
+from autograder.practical.config import Limits, load_raw
 
 ORDER = ["root", "userns", "none"]  # strongest first; CNN_GRADER_SANDBOX can only weaken it
 LEVELS = ORDER[ORDER.index(sandbox.available_level()):]
@@ -115,9 +115,9 @@ def test_sandbox_ends_with_the_process_that_runs_it(job, level, sig):
     runner = textwrap.dedent(f"""
         import sys
         from pathlib import Path
+        from autograder.practical.config import Limits
         from autograder.sandbox import isolation as sandbox
-        limits = sandbox.Limits(wall_seconds={LIVES_S}, cpu_seconds={LIVES_S}, memory_mb=2048, processes=32,
-                                output_kb=64)
+        limits = Limits(wall_seconds={LIVES_S}, cpu_seconds={LIVES_S}, memory_mb=2048, processes=32, output_kb=64)
         try:
             sandbox.run([sys.executable, "-S", "code.py"], workdir=Path({str(job)!r}), hidden=[], limits=limits,
                         env={{"PATH": "/usr/bin:/bin"}}, level={level!r},
@@ -141,7 +141,7 @@ def test_nothing_outlives_a_normal_end(job, level):
     (at "none" the reaper does, where there is no PID namespace)."""
     marker = f"stop-test-{secrets.token_hex(6)}"
     (job / "code.py").write_text(START.format(lives=LIVES_S, marker=marker))
-    limits = sandbox.Limits(wall_seconds=LIVES_S, cpu_seconds=LIVES_S, memory_mb=2048, processes=32, output_kb=64)
+    limits = Limits(wall_seconds=LIVES_S, cpu_seconds=LIVES_S, memory_mb=2048, processes=32, output_kb=64)
     out = sandbox.run([sys.executable, "-S", "code.py"], workdir=job, hidden=[], limits=limits,
                       env={"PATH": "/usr/bin:/bin"}, level=level, uid=sandbox.new_uid() if level == "root" else None)
     assert out.returncode == 0, out.stderr
@@ -157,7 +157,7 @@ def test_reaper_passes_on_how_the_code_ended(script, code):
 
 
 def test_isolation_says_what_ends_the_sandbox_with_the_grader():
-    limits = sandbox.Limits(wall_seconds=1, cpu_seconds=1, memory_mb=2048, processes=8, output_kb=8)
+    limits = Limits(wall_seconds=1, cpu_seconds=1, memory_mb=2048, processes=8, output_kb=8)
     for level in LEVELS:
         armed = sandbox.describe_level(level, limits, [], armed=True)["grader_stopped"]
         bare = sandbox.describe_level(level, limits, [], armed=False)["grader_stopped"]
