@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from ..practical.paths import TEMPLATES
+from ..reports import outputs
 
 TEMPLATE = TEMPLATES / "classroom50_autograder.py"
 DEFAULT_SLUG = "cnn-practical"
@@ -42,8 +43,8 @@ ROUTE_TRAIN_S = 360  # train()'s wall limit here (grading.yml's limits.wall_seco
 STOP_GRACE_S = 20  # after SIGTERM at the deadline, how long the grader may take to end its sandbox
 
 REPORT_DIR = "grading-report"  # in the checkout: what release_assets attaches
-FIGURES = ("filters.png", "patches.png", "curves.png")
-RELEASE_ASSETS = [f"{REPORT_DIR}/report.html", *(f"{REPORT_DIR}/{name}" for name in FIGURES)]
+PUBLISHED = tuple(o.name for o in (outputs.PAGE, *outputs.FIGURES))  # the page and its figures, as files
+RELEASE_ASSETS = [f"{REPORT_DIR}/{name}" for name in PUBLISHED]
 RUNTIME = {"runs-on": "ubuntu-latest", "python": "3.12"}  # torch's CPU wheels exist for it
 RESULT_SCHEMA = "classroom50/result/v1"
 SUCCESS, FAILURE, ERROR = "success", "failure", "error"  # $GITHUB_OUTPUT's status, as the runner reads it
@@ -288,7 +289,7 @@ def run_bundle(bundle: Path, checkout: Path, started: float, env=None) -> str:
             results = None
         status, summary, why = outcome(code, results, facts)
         try:
-            feedback = (out / "feedback.md").read_text(encoding="utf-8")
+            feedback = (out / outputs.FEEDBACK.name).read_text(encoding="utf-8")
         except OSError:
             feedback = ""
         tests = tests_from(results if status != ERROR else None, facts, why)
@@ -301,7 +302,7 @@ def run_bundle(bundle: Path, checkout: Path, started: float, env=None) -> str:
         elif report.is_dir():
             shutil.rmtree(report)
         report.mkdir()
-        for name in ("report.html", *FIGURES):
+        for name in PUBLISHED:
             if (out / name).is_file():
                 shutil.copyfile(out / name, report / name)
     if env.get("GITHUB_OUTPUT"):
