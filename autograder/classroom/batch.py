@@ -7,7 +7,6 @@ same file, by sha256). `--shard I/N` grades a fixed part of the class; `merge` j
 """
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -16,6 +15,7 @@ from pathlib import Path
 from assignment.solution import EXPERIMENTS
 
 from ..reports import outputs, reportdir
+from ..reports.results_file import ResultsError, read
 from ..grading.caches import DEFAULT_CACHE, grader_data
 from ..practical.config import load_config, resolved_yaml
 from .gradebook import (GRADED, NO_SOLUTION, NOT_IN_ROSTER, REGRADE, gradebook_row, needs_regrading, summary, write_gradebook)
@@ -78,11 +78,13 @@ def solution_sha(path: Path) -> str | None:
 
 def already_graded(out: Path, sha: str | None, variant: str = "v1") -> bool:
     try:
-        extra = json.loads((out / "results.json").read_text())["extra_data"]
-    except (OSError, ValueError, KeyError):
+        results = read(out / outputs.RESULTS.name)
+    except ResultsError:  # not what the grader wrote: graded again
         return False
-    return (extra.get("sha256") == sha and not extra.get("grader_error") and not extra.get("regrade")
-            and extra.get("variant", "v1") == variant)
+    if results is None:
+        return False
+    extra = results.extra_data
+    return extra.sha256 == sha and not extra.grader_error and not extra.regrade and (extra.variant or "v1") == variant
 
 
 def clear_reports(out: Path) -> None:

@@ -22,7 +22,11 @@ MAX_BYTES = 16 * 2**20  # a grading writes a few kilobytes; the experiments tabl
 
 
 class ResultsError(ValueError):
-    """A results.json that is not what the grader writes; the message names the file and what is wrong."""
+    """A results.json that is not what the grader writes; the message names the file and says what is wrong."""
+
+    def __init__(self, why: str, path: Path | None = None):
+        super().__init__(why if path is None else f"{path}: {why}")
+        self.why, self.path = why, path
 
 
 @dataclass(frozen=True)
@@ -96,27 +100,33 @@ def read(path: Path) -> Results | None:
         return None
     except OSError as err:
         why = "it is a symbolic link" if err.errno == errno.ELOOP else f"cannot read it: {err.strerror}"
-        raise ResultsError(f"{path}: {why}") from None
-    with os.fdopen(fd, "rb") as file:
+        raise ResultsError(why, path) from None
+    try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ResultsError(f"{path}: it is not a regular file")
-        data = file.read(MAX_BYTES + 1)
+            raise ResultsError("it is not a regular file", path)
+        data = b""
+        while len(data) <= MAX_BYTES and (chunk := os.read(fd, MAX_BYTES + 1 - len(data))):
+            data += chunk
+    except OSError as err:
+        raise ResultsError(f"cannot read it: {err.strerror}", path) from None
+    finally:
+        os.close(fd)
     if len(data) > MAX_BYTES:
-        raise ResultsError(f"{path}: it is larger than {MAX_BYTES >> 20} MB, more than a grading writes")
+        raise ResultsError(f"it is larger than {MAX_BYTES >> 20} MB, more than a grading writes", path)
     try:
         doc = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError:
-        raise ResultsError(f"{path}: it is not UTF-8 text") from None
+        raise ResultsError("it is not UTF-8 text", path) from None
     except json.JSONDecodeError as err:
-        raise ResultsError(f"{path}: it is not JSON ({err.msg} at line {err.lineno}, column {err.colno})") from None
+        raise ResultsError(f"it is not JSON ({err.msg} at line {err.lineno}, column {err.colno})", path) from None
     except RecursionError:
-        raise ResultsError(f"{path}: it is nested too deeply to be a grader's results") from None
+        raise ResultsError("it is nested too deeply to be a grader's results", path) from None
     except ValueError as err:  # NaN or Infinity
-        raise ResultsError(f"{path}: {err}") from None
+        raise ResultsError(str(err), path) from None
     try:
         return _build(Results, doc, "the file")
     except ResultsError as err:
-        raise ResultsError(f"{path}: {err}") from None
+        raise ResultsError(err.why, path) from None
 
 
 def _no_constant(name: str):
