@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .grading.caches import DEFAULT_CACHE
 from .practical.config import DEFAULT_CONFIG, ConfigError, load_config
+from .reports import outputs
 from .reports.reportdir import ReportFolderError
 from .practical.spec import SpecError
 
@@ -54,7 +55,7 @@ def cmd_grade(args) -> int:
     finally:
         report.write_reports(result, config, out, ctx)
     print(report.console_table(result))
-    print(f"Reports in {out}/: results.json, feedback.md, report.html")
+    print(f"Reports in {out}/: {', '.join(o.name for o in outputs.NAMED)}")
     if result.grader_error:
         print(result.grader_error, file=sys.stderr)
         code = GRADER_FAILED
@@ -333,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     lms_sub = lms.add_subparsers(dest="lms_command", required=True)
 
     def lms_common(p):
-        p.add_argument("out", help="the grade-all output folder (gradebook.csv, submissions/NAME/feedback.md)")
+        p.add_argument("out", help=f"the grade-all output folder (gradebook.csv, submissions/NAME/{outputs.FEEDBACK.name})")
         p.add_argument("--roster", help="CSV with a column student and the students' LMS ids: canvas_id, "
                        "sis_user_id, login_id, email, id_number, name, section (default: the gradebook's names are the ids)")
         p.add_argument("--pseudonyms", metavar="MAPPING", help="the mapping grade-all --anonymous wrote: names are "
@@ -352,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the roster column (or, without a roster, what the gradebook's names are) that identifies "
                     "a Canvas student (default: %(default)s)")
     pu.add_argument("--token-file", metavar="F", help="a file holding the Canvas token (default: $CANVAS_TOKEN)")
-    pu.add_argument("--attach-report", action="store_true", help="attach report.html to the comment")
+    pu.add_argument("--attach-report", action="store_true", help=f"attach {outputs.PAGE.name} to the comment")
     pu.add_argument("--dry-run", action="store_true", help="print what would be posted, and post nothing")
 
     cs = lms_sub.add_parser("csv", help="write the CSV that Moodle's or Canvas's grade import reads")

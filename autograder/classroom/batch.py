@@ -7,7 +7,6 @@ same file, by sha256). `--shard I/N` grades a fixed part of the class; `merge` j
 """
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -15,7 +14,8 @@ from pathlib import Path
 
 from assignment.solution import EXPERIMENTS
 
-from ..reports import reportdir
+from ..reports import outputs, reportdir
+from ..reports.results_file import ResultsError, read
 from ..grading.caches import DEFAULT_CACHE, grader_data
 from ..practical.config import load_config, resolved_yaml
 from .gradebook import (GRADED, NO_SOLUTION, NOT_IN_ROSTER, REGRADE, gradebook_row, needs_regrading, summary, write_gradebook)
@@ -28,7 +28,7 @@ from .audit import AuditLog
 from .collect import CollectError, collect, columns
 from .policy import load_policy, submission_time
 from ..release.variants import read_secret
-from .worker import INTERRUPTED, REPORT_FILES, GradeTask, TaskResult, grader_fingerprint
+from .worker import INTERRUPTED, GradeTask, TaskResult, grader_fingerprint
 
 OVERHEAD_S = 300  # beyond the child's wall limit: data, judging and reports
 
@@ -78,11 +78,13 @@ def solution_sha(path: Path) -> str | None:
 
 def already_graded(out: Path, sha: str | None, variant: str = "v1") -> bool:
     try:
-        extra = json.loads((out / "results.json").read_text())["extra_data"]
-    except (OSError, ValueError, KeyError):
+        results = read(out / outputs.RESULTS.name)
+    except ResultsError:  # not what the grader wrote: graded again
         return False
-    return (extra.get("sha256") == sha and not extra.get("grader_error") and not extra.get("regrade")
-            and extra.get("variant", "v1") == variant)
+    if results is None:
+        return False
+    extra = results.extra_data
+    return extra.sha256 == sha and not extra.grader_error and not extra.regrade and (extra.variant or "v1") == variant
 
 
 def clear_reports(out: Path) -> None:
@@ -90,17 +92,18 @@ def clear_reports(out: Path) -> None:
     if not out.exists() and not out.is_symlink():
         return
     with reportdir.opened(out) as folder:
-        for name in REPORT_FILES:
-            folder.remove(name)
+        for output in outputs.ALL:
+            folder.remove(output.name)
 
 
 def save_reports(out: Path, files: dict[str, bytes]) -> None:
     """Write the reports a task sent back; each file whole or not at all, never through a link."""
     with reportdir.opened(reportdir.claim(out)) as folder:
-        for name in REPORT_FILES:
+        names = [o.name for o in outputs.ALL]
+        for name in names:
             folder.remove(name)
         for name, data in files.items():
-            if name in REPORT_FILES:  # the worker sends only these; anything else is not ours to write
+            if name in names:  # the worker sends only these; anything else is not ours to write
                 folder.write(name, data)
 
 

@@ -6,12 +6,14 @@ line there. `merge` joins the output folders of several grade-all runs (shards o
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Callable
+
+from ..reports.outputs import RESULTS
+from ..reports.results_file import Extra, Results, ResultsError, read
 
 GRADED = "graded"
 NO_SOLUTION = "no cnn.py found"
@@ -21,28 +23,25 @@ REGRADE = "regrade"  # `grade` exited 3: the machine was too busy; grade-all tri
 DONE = (GRADED, NO_SOLUTION, NOT_IN_ROSTER)  # what a rerun does not grade again
 
 
-def _accuracy(results: dict, extra: dict) -> str:
-    return "" if extra.get("test_accuracy") is None else f"{extra['test_accuracy']:.4f}"
+def _blank(value) -> object:
+    return "" if value is None else value
 
 
-def _challenge(extra: dict) -> str:
+def _challenge(extra: Extra) -> str:
     """The badge, else how the challenge ended ("" without a challenge track)."""
-    challenge = extra.get("challenge")
-    if not isinstance(challenge, dict):
-        return ""
-    return challenge.get("badge") or challenge.get("status", "")
+    return "" if extra.challenge is None else extra.challenge.badge or extra.challenge.status
 
 
-# column -> its value from (results.json, its extra_data); the checks' columns follow, one per check
-COLUMNS: dict[str, Callable[[dict, dict], object]] = {
-    "mark": lambda results, extra: "" if extra.get("regrade") else extra.get("mark") or "none",
-    "score": lambda results, extra: results.get("score", ""),
-    "test_accuracy": _accuracy,
-    "accuracy_verified": lambda results, extra: extra.get("accuracy_verified", ""),
-    "seconds": lambda results, extra: results.get("execution_time", ""),
-    "variant": lambda results, extra: extra.get("variant") or "",
-    "matches_variant": lambda results, extra: extra.get("matches_variant") or "",
-    "challenge": lambda results, extra: _challenge(extra),
+# column -> its value from results.json (results_file.py); the checks' columns follow, one per check
+COLUMNS: dict[str, Callable[[Results], object]] = {
+    "mark": lambda r: "" if r.extra_data.regrade else r.extra_data.mark or "none",
+    "score": lambda r: _blank(r.score),
+    "test_accuracy": lambda r: "" if r.extra_data.test_accuracy is None else f"{r.extra_data.test_accuracy:.4f}",
+    "accuracy_verified": lambda r: _blank(r.extra_data.accuracy_verified),
+    "seconds": lambda r: _blank(r.execution_time),
+    "variant": lambda r: r.extra_data.variant or "",
+    "matches_variant": lambda r: r.extra_data.matches_variant or "",
+    "challenge": lambda r: _challenge(r.extra_data),
 }
 FIELDS = ("submission", "status", *COLUMNS)  # then one column per check, in grading.yml's order
 # a class collected from Classroom 50 has these after the checks' (classroom/collect.py); a merge keeps them
@@ -59,14 +58,16 @@ def gradebook_row(name: str, out: Path, status: str, checks: list[str]) -> dict:
     row = dict.fromkeys((*FIELDS, *checks), "")
     row.update(submission=name, status=status)
     try:
-        results = json.loads((out / "results.json").read_text())
-    except (OSError, ValueError):
+        results = read(out / RESULTS.name)
+    except ResultsError as err:  # not what the grader wrote: graded again on a rerun
+        row["status"] = f"{GRADER_ERROR}: {RESULTS.name}: {err.why}" if status == GRADED else status
         return row
-    extra = results.get("extra_data", {})
-    if status == GRADED and extra.get("grader_error"):
+    if results is None:
+        return row
+    if status == GRADED and results.extra_data.grader_error:
         row["status"] = GRADER_ERROR
-    row.update({column: value(results, extra) for column, value in COLUMNS.items()})
-    row.update({c: s for c, s in extra.get("checks", {}).items() if c in checks})
+    row.update({column: value(results) for column, value in COLUMNS.items()})
+    row.update({c: s for c, s in results.extra_data.checks.items() if c in checks})
     return row
 
 
@@ -99,9 +100,10 @@ def summary(rows: list[dict]) -> str:
 
 def _sha256(out: Path) -> str | None:
     try:
-        return json.loads((out / "results.json").read_text())["extra_data"].get("sha256")
-    except (OSError, ValueError, KeyError, AttributeError):
+        results = read(out / RESULTS.name)
+    except ResultsError:
         return None
+    return None if results is None else results.extra_data.sha256
 
 
 def merge(outputs: list[Path], out: Path) -> list[dict]:

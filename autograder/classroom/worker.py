@@ -25,10 +25,8 @@ from pathlib import Path
 from assignment.solution import EXPERIMENTS
 
 from .gradebook import REGRADE
-from ..reports.report_page import FIGURE_CAPTIONS
+from ..reports import outputs
 
-REPORT_FILES = ("results.json", "feedback.md", "report.html", "worker.log",
-                *(f"{name}.png" for name in FIGURE_CAPTIONS))  # the figures as files too
 POLL_S = 1.0  # how often a running grade looks for a request to stop
 STOP_GRACE_S = 20.0  # after SIGINT, how long the grade may take to clean up its sandbox before SIGKILL
 PACKAGES = ("autograder", "assignment")  # the grader's code, and the helpers it copies into each job
@@ -181,11 +179,11 @@ def grade_task(task: GradeTask) -> TaskResult:
         cmd = [sys.executable, "-m", "autograder", "grade", "--out", str(out), "--config", str(scratch / "grading.yml"),
                "--threads", str(threads), "--variant", task.variant, *(["--cache", task.cache] if task.cache else []),
                "--", task.entry]
-        with open(out / "worker.log", "w") as log:
+        with open(out / outputs.LOG.name, "w") as log:
             log.write(f"Graded by {where} with {threads} thread(s)\n")
             log.flush()
             status = _run_grade(cmd, scratch / "class", log, task, threads)
-        files = {name: (out / name).read_bytes() for name in REPORT_FILES if (out / name).is_file()}
+        files = {o.name: (out / o.name).read_bytes() for o in outputs.ALL if (out / o.name).is_file()}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return TaskResult(task.name, status, time.monotonic() - start, files, where)

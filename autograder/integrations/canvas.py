@@ -33,6 +33,7 @@ from canvasapi.submission import Submission
 from canvasapi.upload import Uploader
 
 from .passback import FinalMark, identity
+from ..reports import outputs
 
 TOKEN_ENV = "CANVAS_TOKEN"
 LEDGER = "lms-ledger.jsonl"
@@ -225,7 +226,7 @@ class CanvasPush:
         comment = {"text_comment": item.comment}
         endpoint = f"courses/{assignment.course_id}/assignments/{assignment.id}/submissions/{item.user_id}"
         if item.report is not None:
-            ok, uploaded = self.retried("attaching report.html", lambda: Uploader(
+            ok, uploaded = self.retried(f"attaching {outputs.PAGE.name}", lambda: Uploader(
                 assignment._requester, endpoint + "/comments/files", str(item.report)).start())
             if not ok or "id" not in uploaded:
                 raise PushError(f"Canvas did not take {item.report} as an attachment: {uploaded}")
@@ -276,7 +277,7 @@ def _push(canvas: CanvasPush, out, marks, url, course_id, assignment_id, roster,
     verb = "would post" if dry_run else "posting"
     for item in outcome.planned:
         log(f"{verb}: {item.mark.student}: {item.grade} ({item.mark.mark})"
-            f"{' with report.html' if item.report else ''}")
+            f"{' with ' + outputs.PAGE.name if item.report else ''}")
     if dry_run:
         return outcome
     for item in outcome.planned:

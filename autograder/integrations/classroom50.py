@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 
 from ..practical.paths import TEMPLATES
+from ..reports import outputs
+from ..reports.results_file import Results, ResultsError, read
 
 TEMPLATE = TEMPLATES / "classroom50_autograder.py"
 DEFAULT_SLUG = "cnn-practical"
@@ -42,8 +44,8 @@ ROUTE_TRAIN_S = 360  # train()'s wall limit here (grading.yml's limits.wall_seco
 STOP_GRACE_S = 20  # after SIGTERM at the deadline, how long the grader may take to end its sandbox
 
 REPORT_DIR = "grading-report"  # in the checkout: what release_assets attaches
-FIGURES = ("filters.png", "patches.png", "curves.png")
-RELEASE_ASSETS = [f"{REPORT_DIR}/report.html", *(f"{REPORT_DIR}/{name}" for name in FIGURES)]
+PUBLISHED = tuple(o.name for o in (outputs.PAGE, *outputs.FIGURES))  # the page and its figures, as files
+RELEASE_ASSETS = [f"{REPORT_DIR}/{name}" for name in PUBLISHED]
 RUNTIME = {"runs-on": "ubuntu-latest", "python": "3.12"}  # torch's CPU wheels exist for it
 RESULT_SCHEMA = "classroom50/result/v1"
 SUCCESS, FAILURE, ERROR = "success", "failure", "error"  # $GITHUB_OUTPUT's status, as the runner reads it
@@ -201,12 +203,12 @@ def route_note(facts: dict) -> str:
     return "\n>\n".join(lines) + "\n\n"
 
 
-def tests_from(results: dict | None, facts: dict, why: str) -> list[dict]:
+def tests_from(results: Results | None, facts: dict, why: str) -> list[dict]:
     """result.json's tests: the mark's two tests ("Mark S", "Mark S+") carry the points, each check is a
     0-point test with its feedback, and a marked experiments table its own. From the grader's results.json
     (Gradescope's format), or, where there is none, every check failed with `why`."""
     s, s_plus = facts["points"]["S"], facts["points"]["S+"]
-    mark = ((results or {}).get("extra_data") or {}).get("mark")
+    mark = None if results is None else results.extra_data.mark
     tests = [{"test-name": "Mark S (or S+)", "passed": mark in ("S", "S+"), "score": s if mark in ("S", "S+") else 0,
               "max-score": s},
              {"test-name": "Mark S+", "passed": mark == "S+", "score": s_plus - s if mark == "S+" else 0,
@@ -214,10 +216,10 @@ def tests_from(results: dict | None, facts: dict, why: str) -> list[dict]:
     if results is None:
         return tests + [{"test-name": title, "passed": False, "score": 0, "max-score": 0, "message": why}
                         for title in facts["checks"].values()]
-    for test in results.get("tests", [])[1:]:  # the first is Gradescope's "Mark", split in two above
-        tests.append({"test-name": str(test.get("name") or "check"), "passed": test.get("status") == "passed",
-                      "score": int(round(test.get("score") or 0)), "max-score": int(round(test.get("max_score") or 0)),
-                      "message": str(test.get("output") or "")})
+    for test in results.tests[1:]:  # the first is Gradescope's "Mark", split in two above
+        tests.append({"test-name": test.name or "check", "passed": test.status == "passed",
+                      "score": int(round(test.score)), "max-score": int(round(test.max_score)),
+                      "message": test.output})
     return tests
 
 
@@ -253,14 +255,14 @@ def run_grader(bundle: Path, checkout: Path, out: Path, facts: dict, deadline: f
         return None
 
 
-def outcome(code: int | None, results: dict | None, facts: dict) -> tuple[str, str, str]:
+def outcome(code: int | None, results: Results | None, facts: dict) -> tuple[str, str, str]:
     """(status, one-line summary, why there is no result) from how `grade` ended."""
-    mark = ((results or {}).get("extra_data") or {}).get("mark")
+    mark = None if results is None else results.extra_data.mark
     if code is None:
         return ERROR, "not graded: the grading ran out of the runner's time", (
             f"The grading did not finish within the runner's {JOB_CAP_S // 60} minutes; push again, or ask your "
             "instructor.")
-    if code == 3 or ((results or {}).get("extra_data") or {}).get("regrade"):
+    if code == 3 or (results is not None and results.extra_data.regrade):
         return ERROR, "inconclusive: regrade, the machine was too busy", (
             "Inconclusive: the runner was too busy for your code to finish; this is not your fault. Push again "
             "to regrade.")
@@ -283,12 +285,13 @@ def run_bundle(bundle: Path, checkout: Path, started: float, env=None) -> str:
         out = Path(tmp) / "out"
         code = run_grader(bundle, checkout, out, facts, deadline)
         try:
-            results = json.loads((out / "results.json").read_text())
-        except (OSError, ValueError):
+            results = read(out / outputs.RESULTS.name)
+        except ResultsError as err:  # said in the job's log; the student sees that the grader failed
+            print(f"classroom50: {err}", file=sys.stderr, flush=True)
             results = None
         status, summary, why = outcome(code, results, facts)
         try:
-            feedback = (out / "feedback.md").read_text(encoding="utf-8")
+            feedback = (out / outputs.FEEDBACK.name).read_text(encoding="utf-8")
         except OSError:
             feedback = ""
         tests = tests_from(results if status != ERROR else None, facts, why)
@@ -301,7 +304,7 @@ def run_bundle(bundle: Path, checkout: Path, started: float, env=None) -> str:
         elif report.is_dir():
             shutil.rmtree(report)
         report.mkdir()
-        for name in ("report.html", *FIGURES):
+        for name in PUBLISHED:
             if (out / name).is_file():
                 shutil.copyfile(out / name, report / name)
     if env.get("GITHUB_OUTPUT"):

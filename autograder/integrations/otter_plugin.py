@@ -12,7 +12,6 @@ autograder/, assignment/ and grading.yml at its root.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -22,6 +21,9 @@ from pathlib import Path
 
 import nbformat
 from otter.plugins import AbstractOtterPlugin
+
+from ..reports.outputs import FEEDBACK, RESULTS
+from ..reports.results_file import Results, ResultsError, read
 
 OVERHEAD_S = 300  # beyond the child's wall limit: the data, judging and reports (as batch.py allows)
 SETUP_CELL = """\
@@ -50,11 +52,17 @@ class GradedSubmission:
         return load_config(self.source / "grading.yml")
 
     @cached_property
-    def results(self) -> dict:
+    def results(self) -> Results:
         """results.json of our grader, grading now if it is not there yet."""
-        if not (self.out / "results.json").is_file():
+        if not (self.out / RESULTS.name).is_file():
             self._grade()
-        return json.loads((self.out / "results.json").read_text())
+        try:
+            results = read(self.out / RESULTS.name)
+        except ResultsError as err:
+            raise GraderFailed(f"the grader's results cannot be read (not your fault): {err.why}") from None
+        if results is None:
+            raise GraderFailed("the grader left no results (not your fault)")
+        return results
 
     def _grade(self) -> None:
         tmp = self.out.with_name(f"{self.out.name}.{os.getpid()}.tmp")
@@ -70,28 +78,28 @@ class GradedSubmission:
         if proc.returncode == 3:  # cli.REGRADE: inconclusive, kept out of the cache so that a rerun grades again
             raise GraderFailed("regrade: the machine was too busy to finish grading in time (not your fault); "
                                "submit again later")
-        if proc.returncode != 0 or not (tmp / "results.json").is_file():
+        if proc.returncode != 0 or not (tmp / RESULTS.name).is_file():
             raise GraderFailed(f"the grader failed (exit {proc.returncode}; not your fault):\n{proc.stderr[-3000:]}")
         tmp.replace(self.out)
 
     def check(self, name: str) -> None:
         """Prints "passed", or the check's status and messages."""
-        status = self.results["extra_data"]["checks"][name]
+        status = self.results.extra_data.checks[name]
         if status == "passed":
             print("passed")
             return
         title = self.config.checks[name].title
-        output = next((t["output"] for t in self.results["tests"] if t["name"] == title), "")
+        output = next((t.output for t in self.results.tests if t.name == title), "")
         print(f"{status}: {title}\n{output}")
 
     def has_mark(self, mark: str) -> None:
         """Prints "<mark> reached" when the mark is `mark` or better, else the mark and why."""
         order = list(self.config.marks)  # best first
-        got = self.results["extra_data"]["mark"]
+        got = self.results.extra_data.mark
         if got is not None and order.index(got) <= order.index(mark):
             print(f"{mark} reached")
         else:
-            print(f"{mark} not reached: the mark is {got or 'none'}. {self.results['output']}")
+            print(f"{mark} not reached: the mark is {got or 'none'}. {self.results.output}")
 
 
 def results_folder(submission: Path) -> Path:
@@ -109,6 +117,6 @@ class GradeInSandbox(AbstractOtterPlugin):
         return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
 
     def after_grading(self, results):
-        feedback = results_folder(Path(self.submission_path)) / "feedback.md"
+        feedback = results_folder(Path(self.submission_path)) / FEEDBACK.name
         if feedback.is_file():
             results.set_output(feedback.read_text())

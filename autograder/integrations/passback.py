@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..classroom.anonymous import read_mapping
+from ..reports import outputs
 from ..practical.config import Config, ConfigError
 from ..classroom.gradebook import DONE, read_gradebook
 
@@ -67,7 +68,7 @@ def final_marks(out: Path, config: Config, mapping: Path | None = None) -> list[
             points = float(config.points.get(mark, 0))
         folder = Path(out) / "submissions" / name
         marks.append(FinalMark(name, names[name] if names else name, mark, points, float(top), row.get("why", ""),
-                               folder / "feedback.md", folder / "report.html"))
+                               folder / outputs.FEEDBACK.name, folder / outputs.PAGE.name))
     return marks
 
 

@@ -8,9 +8,11 @@ reason they have no place. Light on purpose (no torch): the worker imports it th
 from __future__ import annotations
 
 import csv
-import json
 import os
 from pathlib import Path
+
+from .outputs import RESULTS
+from .results_file import ResultsError, read
 
 # (Gradescope's name, ChallengeResult field, order): the columns, in the order they break ties
 RANKING = (("Accuracy", "accuracy", "desc"), ("Parameters", "parameters", "asc"), ("Seconds", "seconds", "asc"))
@@ -35,16 +37,16 @@ def class_rows(submissions: Path, names: list[str]) -> list[dict]:
     ranked, others = [], []
     for name in names:
         try:
-            challenge = json.loads((submissions / name / "results.json").read_text())["extra_data"]["challenge"]
-        except (OSError, ValueError, KeyError, TypeError):
+            results = read(submissions / name / RESULTS.name)
+        except ResultsError:  # the gradebook says so; it has no place here
             continue
-        if not isinstance(challenge, dict):
+        challenge = None if results is None else results.extra_data.challenge
+        if challenge is None:
             continue
-        row = {"submission": name, "badge": challenge.get("badge") or "", "status": challenge.get("status", ""),
-               "reason": str(challenge.get("reason", "")).splitlines()[0] if challenge.get("reason") else "",
-               **{field: challenge.get(field) for _, field, _ in RANKING}}
-        scored = challenge.get("status") in ("badge", "no badge") and all(
-            isinstance(row[field], (int, float)) for _, field, _ in RANKING)
+        row = {"submission": name, "badge": challenge.badge or "", "status": challenge.status,
+               "reason": challenge.reason.splitlines()[0] if challenge.reason else "",
+               **{field: getattr(challenge, field) for _, field, _ in RANKING}}
+        scored = challenge.ranked and all(row[field] is not None for _, field, _ in RANKING)
         (ranked if scored else others).append(row)
     ranked.sort(key=lambda r: (*rank_key(r), r["submission"]))
     for i, row in enumerate(ranked, start=1):

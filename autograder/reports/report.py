@@ -6,14 +6,16 @@ import io
 import json
 import math
 import re
-from dataclasses import asdict
+from functools import cache
 from pathlib import Path
+from typing import Callable
 
-from . import reportdir
+from . import outputs, reportdir
 from .wording import HELD_BACK, MARK_WORDS, REGRADE_WORDS, STATUS_WORDS, CHALLENGE_HOW, KIND_WORDS, mark_words, experiments_heading
 from ..judging.causes import NOT_RUN, scrub
 from ..practical.config import Config
 from .leaderboard import gradescope_entries
+from .results_file import Extra, Results, Test
 from ..judging.results import ABSENT, GradeResult
 
 
@@ -76,40 +78,34 @@ def gradescope(result: GradeResult, config: Config) -> dict:
     each check is a 0-point test that carries its feedback."""
     best = max(config.points.values())
     score = config.points.get(result.mark, 0) if result.mark else 0
-    tests = [{"name": "Mark", "score": score, "max_score": best, "status": "passed" if result.mark else "failed",
-              "output": gradescope_mark_words(result), "visibility": "visible"}]
+    tests = [Test("Mark", score, best, "passed" if result.mark else "failed", gradescope_mark_words(result))]
     for check in result.checks:
-        tests.append({"name": check.title, "score": 0, "max_score": 0,
-                      "status": "passed" if check.passed else "failed",
-                      "output": "\n".join(map(str, check.messages)) or "passed", "visibility": check.visibility})
+        tests.append(Test(check.title, 0, 0, "passed" if check.passed else "failed",
+                          "\n".join(map(str, check.messages)) or "passed", check.visibility))
     marked = result.experiments_marked
     if marked:
         score += marked["earned"]
-        tests.append({"name": "Experiments table", "score": marked["earned"], "max_score": marked["points"],
-                      "status": "passed" if marked["earned"] else "failed", "output": marked["why"],
-                      "visibility": "visible"})
-    board = gradescope_entries(result.challenge)
-    return plain({
-        **({"leaderboard": board} if board else {}),
-        "score": score,
-        "execution_time": result.elapsed_s,
-        "output": (REGRADE_WORDS if result.inconclusive else f"Mark: {result.mark or 'none'}. "
-                   + gradescope_mark_words(result))
+        tests.append(Test("Experiments table", marked["earned"], marked["points"],
+                          "passed" if marked["earned"] else "failed", marked["why"]))
+    return plain(Results(
+        leaderboard=gradescope_entries(result.challenge),
+        score=score,
+        execution_time=result.elapsed_s,
+        output=(REGRADE_WORDS if result.inconclusive else f"Mark: {result.mark or 'none'}. "
+                + gradescope_mark_words(result))
         + "".join(f"\n\n{line}" for line in cause_lines(result)),
-        "output_format": "md",
-        "visibility": "visible",
-        "tests": tests,
-        "extra_data": {"mark": result.mark, "test_accuracy": result.test_accuracy,
-                       "accuracy_verified": result.accuracy_verified, "sha256": result.sha256,
-                       "canary_accuracy": result.canary_accuracy,
-                       "checks": {c.name: c.status for c in result.checks}, "isolation": result.isolation,
-                       "provenance": result.provenance,
-                       "child": {k: v for k, v in result.child.items() if not k.endswith("_tail")},
-                       "cause": result.cause, "grader_error": result.grader_error, "regrade": result.regrade,
-                       "variant": result.variant, "matches_variant": result.matches_variant,
-                       "challenge": None if result.challenge is None else asdict(result.challenge),
-                       "experiments": result.experiments, "experiments_marked": result.experiments_marked},
-    })
+        tests=tests,
+        extra_data=Extra(mark=result.mark, test_accuracy=result.test_accuracy,
+                         accuracy_verified=result.accuracy_verified, sha256=result.sha256,
+                         canary_accuracy=result.canary_accuracy,
+                         checks={c.name: c.status for c in result.checks}, isolation=result.isolation,
+                         provenance=result.provenance,
+                         child={k: v for k, v in result.child.items() if not k.endswith("_tail")},
+                         cause=result.cause, grader_error=result.grader_error, regrade=result.regrade,
+                         variant=result.variant, matches_variant=result.matches_variant,
+                         challenge=result.challenge, experiments=result.experiments,
+                         experiments_marked=result.experiments_marked),
+    ).as_json())
 
 
 def _messages_md(messages: list[str]) -> list[str]:
@@ -265,17 +261,25 @@ def console_table(result: GradeResult) -> str:
     return "\n".join(lines)
 
 
-def write_reports(result: GradeResult, config: Config, out: Path, ctx=None) -> None:
-    """results.json first (Gradescope needs it even if the rest fails), then feedback.md, the figures
-(filters.png, patches.png, curves.png, as far as there are any) and report.html, which embeds them."""
-    with reportdir.opened(reportdir.claim(out)) as folder:  # never through a link (reportdir.py)
-        folder.write("results.json", json.dumps(gradescope(result, config), indent=2))
-        folder.write("feedback.md", feedback_md(result))
-        from .report_page import FIGURE_CAPTIONS, report_html
+def writers(result: GradeResult, config: Config, ctx=None) -> dict[str, Callable[[], str | bytes | None]]:
+    """The writer of each file `grade` writes (outputs.GRADE), by name; None from a writer: no such file."""
+    from .report_page import report_html
 
-        pngs = figures(result, ctx) if ctx is not None else {}
-        for name in FIGURE_CAPTIONS:  # the figures as files too; none left from an earlier grading
-            folder.remove(f"{name}.png")
-            if name in pngs:
-                folder.write(f"{name}.png", pngs[name])
-        folder.write("report.html", report_html(result, pngs))
+    pngs = cache(lambda: figures(result, ctx) if ctx is not None else {})
+    return {outputs.RESULTS.name: lambda: json.dumps(gradescope(result, config), indent=2),
+            outputs.FEEDBACK.name: lambda: feedback_md(result),
+            **{f.name: (lambda f=f: pngs().get(f.figure)) for f in outputs.FIGURES},
+            outputs.PAGE.name: lambda: report_html(result, pngs())}
+
+
+def write_reports(result: GradeResult, config: Config, out: Path, ctx=None) -> None:
+    """The files of outputs.GRADE, in its order: results.json first (Gradescope needs it even if the rest
+fails), then feedback.md, the figures (as far as there are any) and report.html, which embeds them."""
+    write = writers(result, config, ctx)
+    with reportdir.opened(reportdir.claim(out)) as folder:  # never through a link (reportdir.py)
+        for output in outputs.GRADE:
+            data = write[output.name]()
+            if data is None:  # none left from an earlier grading
+                folder.remove(output.name)
+            else:
+                folder.write(output.name, data)
