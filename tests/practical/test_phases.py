@@ -6,7 +6,7 @@ from pathlib import Path
 
 from autograder.practical import phases
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "autograder"
 CHILD = PACKAGE / "grading" / "child.py"
 DECLARED = PACKAGE / "practical" / "phases.py"
