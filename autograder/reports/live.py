@@ -33,10 +33,11 @@ class _Lines:
 
 
 class Live:
-    def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr):
-        self.out, self.err = out, err
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None):
+        # the streams of the moment, not those of when this module was imported (which may be closed since)
+        self.out, self.err = out or sys.stdout, err or sys.stderr
         self.start = time.monotonic()
-        self.tty = err.isatty()
+        self.tty = self.err.isatty()
         self.bar: tqdm | None = None
 
     def verdict(self, check: CheckResult) -> None:
