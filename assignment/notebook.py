@@ -69,25 +69,30 @@ class Extraction:
         return notes
 
 
-def read_notebook(path: Path):
-    """The notebook in `path`, as nbformat version 4. Schema quibbles are tolerated; unreadable JSON is not."""
+def read_notebook(data: bytes, name: str):
+    """The notebook `name` whose file holds `data`, as nbformat version 4. Schema quibbles are tolerated;
+    unreadable JSON is not."""
     import nbformat
 
     try:
         with warnings.catch_warnings():  # e.g. cells without ids, from older tools
             warnings.simplefilter("ignore")
-            nb = nbformat.read(path, as_version=4)
+            nb = nbformat.reads(data.decode("utf-8"), as_version=4)
     except Exception as err:  # NotJSONError, a missing nbformat key, bad bytes
-        raise NotebookError(f"{path.name} could not be read as a Jupyter notebook ({type(err).__name__}: "
+        raise NotebookError(f"{name} could not be read as a Jupyter notebook ({type(err).__name__}: "
                             f"{str(err)[:200]}): open it in Jupyter and save it again, or hand in cnn.py") from None
     if not isinstance(nb.get("cells"), list):
-        raise NotebookError(f"{path.name} has no list of cells: open it in Jupyter and save it again, "
+        raise NotebookError(f"{name} has no list of cells: open it in Jupyter and save it again, "
                             "or hand in cnn.py")
     return nb
 
 
+def extract_bytes(data: bytes, name: str) -> Extraction:
+    return extract(read_notebook(data, name), name)
+
+
 def extract_file(path: Path) -> Extraction:
-    return extract(read_notebook(path), path.name)
+    return extract_bytes(path.read_bytes(), path.name)
 
 
 def extract(nb, name: str) -> Extraction:

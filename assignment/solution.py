@@ -7,9 +7,11 @@ lists what it left out.
 """
 from __future__ import annotations
 
+import errno
 import importlib.util
 import linecache
 import os
+import stat
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +20,7 @@ API = ("output_shape", "build_model", "train", "top_patches")
 DEFAULT = Path(__file__).with_name("cnn.py")
 EXPERIMENTS = "experiments.csv"  # the experiments table, which a student may hand in beside cnn.py
 NOTEBOOK = ".ipynb"
+MAX_HAND_IN_BYTES = 32 * 2**20  # far above any cnn.py; a notebook this large carries its outputs
 
 
 class HandInError(ValueError):
@@ -34,9 +37,44 @@ def find_solution(path: str | os.PathLike | None = None) -> Path:
     path = Path(path)
     for candidate in (path, path / "cnn.py", path / "assignment" / "cnn.py"):
         if candidate.is_file():
-            return candidate.resolve()
+            return no_link_below(path, candidate).resolve()
     raise FileNotFoundError(f"no cnn.py at {path}: expected a cnn.py file, a folder holding one, "
                             "or a repository with assignment/cnn.py")
+
+
+def no_link_below(path: Path, found: Path) -> Path:
+    """`found`, if nothing between the path given and it is a link. A hand-in is graded on a machine
+    with other files on it: a cnn.py (or its folder) that links elsewhere would have the grader read them,
+    so a link is refused, never followed. The path given itself may be one: whoever names it chose it."""
+    for part in [found, *found.parents][:len(found.relative_to(path).parts)]:
+        if part.is_symlink():
+            raise HandInError(f"{part.relative_to(path)} is a symbolic link: "
+                              "hand in the file itself (a link is never followed, as it could lead anywhere on "
+                              "the grading machine)")
+    return found
+
+
+def read_plain(file: Path, most: int) -> bytes:
+    """At most `most` bytes of a handed-in file: a regular file, read without following a link."""
+    try:
+        fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise HandInError(f"{file.name} is a symbolic link: hand in the file itself") from None
+        raise
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise HandInError(f"{file.name} is not a regular file: hand in the file itself")
+        return f.read(most)
+
+
+def read_hand_in(file: Path) -> bytes:
+    """The bytes of a handed-in cnn.py or notebook (read_plain), refused above MAX_HAND_IN_BYTES."""
+    data = read_plain(file, MAX_HAND_IN_BYTES + 1)
+    if len(data) > MAX_HAND_IN_BYTES:
+        raise HandInError(f"{file.name} is larger than {MAX_HAND_IN_BYTES >> 20} MB: a notebook this large "
+                          "carries its outputs; clear them (Edit > Clear All Outputs) and save it again")
+    return data
 
 
 def notebooks_in(folder: Path) -> list[Path]:
@@ -58,7 +96,7 @@ def find_hand_in(path: str | os.PathLike | None = None) -> Path:
         found = notebooks_in(folder)
         named = [p for p in found if p.name == f"cnn{NOTEBOOK}"]
         if named or len(found) == 1:
-            return (named or found)[0].resolve()
+            return no_link_below(path, (named or found)[0]).resolve()
         if found:
             raise HandInError(f"{folder} holds {len(found)} notebooks ({', '.join(p.name for p in found)}) "
                               f"and no cnn.py: hand in one notebook, or name the one to grade cnn{NOTEBOOK}")
@@ -69,12 +107,13 @@ def find_hand_in(path: str | os.PathLike | None = None) -> Path:
 def hand_in_source(file: Path) -> tuple[bytes, list[str]]:
     """What runs as cnn.py, and notes for the student: a cnn.py's own bytes (no notes), or a notebook's
     definitions with a note on each thing left out. A notebook is only parsed here, never run."""
+    data = read_hand_in(file)
     if file.suffix != NOTEBOOK:
-        return file.read_bytes(), []
-    from assignment.notebook import NotebookError, extract_file
+        return data, []
+    from assignment.notebook import NotebookError, extract_bytes
 
     try:
-        extraction = extract_file(file)
+        extraction = extract_bytes(data, file.name)
     except NotebookError as err:
         raise HandInError(str(err)) from None
     return extraction.source.encode(), extraction.notes()

@@ -27,9 +27,9 @@ def cmd_grade(args) -> int:
     live = Live()  # before the heavy imports, so its clock starts with the command
     from .grading import grade
     from .reports import report, reportdir
-    from .judging.results import ERROR, CheckResult, GradeResult
+    from .judging.results import GradeResult
     from .sandbox.isolation import GraderStopped
-    from .grading.submission import SubmissionError, submission_sha
+    from .grading.submission import SubmissionError, refused, submission_sha
 
     config = load_config(args.config)
     practical = variant_practical(config, args.variant)  # an unknown variant is refused before grading
@@ -44,9 +44,8 @@ def cmd_grade(args) -> int:
                                     threads=args.threads, hide=[out], live=live)
         ctx = extra["ctx"]
     except (grade.NoSubmission, SubmissionError) as err:  # nothing to grade: the student's problem
-        result.sha256 = submission_sha(args.submission) or ""
-        result.checks = [CheckResult(n, s.title_for(practical), ERROR, [str(err)], s.visibility)
-                         for n, s in config.checks.items()]
+        result = refused(str(args.submission), submission_sha(args.submission) or "", config, practical,
+                         result.variant, str(err))
     except GraderStopped as err:  # the sandbox is already ended; say so without a traceback
         result.grader_error = str(err)
     except Exception:

@@ -14,14 +14,15 @@ from pathlib import Path
 
 from assignment.solution import EXPERIMENTS
 
-from ..reports import outputs, reportdir
+from ..reports import outputs, report, reportdir
 from ..reports.results_file import ResultsError, read
 from ..grading.caches import DEFAULT_CACHE, grader_data
 from ..practical.config import load_config, resolved_yaml
 from .gradebook import (GRADED, NO_SOLUTION, NOT_IN_ROSTER, REGRADE, gradebook_row, needs_regrading, summary, write_gradebook)
 from ..reports.leaderboard import write_leaderboard
-from ..practical.spec import enumerate_variants
-from ..grading.submission import MAX_TABLE_BYTES, NOTEBOOK, find_submission, submission_sha
+from ..practical.spec import enumerate_variants, variant_spec
+from ..grading.submission import (MAX_TABLE_BYTES, NOTEBOOK, SubmissionError, find_submission, read_hand_in, read_plain,
+                                  refused, submission_sha)
 from .roster import read_roster
 from .anonymous import write_mapping
 from .audit import AuditLog
@@ -109,11 +110,15 @@ def save_reports(out: Path, files: dict[str, bytes]) -> None:
 
 def make_task(name: str, path: Path, config: bytes, timeout: float, fingerprint: str, cache: str | None,
               variant: str) -> GradeTask:
+    """The task of grading `path`; a SubmissionError where the hand-in cannot be graded as it is."""
     found = find_submission(path)
     inside = "" if path.is_file() else found.name if found.suffix == NOTEBOOK else "cnn.py"
     table = found.with_name(EXPERIMENTS)  # only in a folder of the student's own: a bare file has none
-    experiments = table.read_bytes()[:MAX_TABLE_BYTES + 1] if path.is_dir() and table.is_file() else None
-    return GradeTask(name=name, entry=path.name, solution=inside, source=found.read_bytes(), config=config,
+    try:
+        experiments = read_plain(table, MAX_TABLE_BYTES + 1) if path.is_dir() and table.is_file() else None
+    except (OSError, SubmissionError):  # a link, or gone: not handed in
+        experiments = None
+    return GradeTask(name=name, entry=path.name, solution=inside, source=read_hand_in(found), config=config,
                      timeout=timeout, fingerprint=fingerprint, cache=cache, variant=variant, experiments=experiments)
 
 
@@ -191,8 +196,17 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, sched
         elif not force and already_graded(out / "submissions" / name, sha, variant[name]):
             status[name] = GRADED
         else:
-            task = make_task(name, path, config_bytes, timeout, fingerprint, worker_cache, variant[name])
-            tasks.append(task if secret is None else replace(task, entry=name + (path.suffix if path.is_file() else "")))
+            entry = path.name if secret is None else name + (path.suffix if path.is_file() else "")
+            try:
+                task = make_task(name, path, config_bytes, timeout, fingerprint, worker_cache, variant[name])
+            except SubmissionError as err:  # nothing to run: its reports say why, as `grade` would
+                practical = variant_spec(config.practical, config.variants, variant[name])
+                result = refused(entry, sha, config, practical, variant[name], str(err))
+                save_reports(out / "submissions" / name, {o: data for o, write in report.writers(result, config).items()
+                                                         if (data := write()) is not None})
+                status[name] = GRADED
+                continue
+            tasks.append(replace(task, entry=entry))
     skipped = len(submissions) - len(tasks) - sum(s in (NO_SOLUTION, NOT_IN_ROSTER) for s in status.values())
 
     def book(pending: str = "pending") -> list[dict]:

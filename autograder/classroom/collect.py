@@ -24,10 +24,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
+from assignment.solution import EXPERIMENTS, MAX_HAND_IN_BYTES, NOTEBOOK, read_plain
+
 SUBMIT_PREFIX = "submit/"  # the tags Classroom 50 records a submission at
 RESULT, RESULTS = "result.json", "results.json"  # written into each clone by gh teacher download
 RESULT_SCHEMA = "classroom50/result/v1"
 GIT_TIMEOUT_S = 120
+GRADED_NAMES = ("cnn.py", EXPERIMENTS)  # with every notebook: what a hand-in is found among
+MAX_RESULTS_BYTES = 16 * 2**20  # every attempt's result, a few kilobytes each
 
 
 class CollectError(ValueError):
@@ -81,20 +85,24 @@ def choose(tags: list[tuple[str, datetime]], deadline: datetime | None) -> tuple
     return (on_time or tags or [None])[-1]
 
 
+def _json_in(path: Path):
+    """The JSON in a file of the clone; None where it is missing, a link, not a regular file, larger than
+    MAX_RESULTS_BYTES or not JSON. The clone is the student's: what it holds is read, never followed."""
+    try:
+        data = read_plain(path, MAX_RESULTS_BYTES + 1)
+        return json.loads(data) if len(data) <= MAX_RESULTS_BYTES else None
+    except (OSError, ValueError, RecursionError):  # HandInError is a ValueError
+        return None
+
+
 def reported_score(clone: Path, tag: str) -> tuple[int, int] | None:
     """(score, max-score) of the result the student's run published for `tag`: from results.json (every
     submission), else result.json when it is that tag's. None when neither has one."""
     candidates = []
-    try:
-        history = json.loads((clone / RESULTS).read_text())
-        if isinstance(history, list):
-            candidates += [e.get("result") for e in history if isinstance(e, dict) and e.get("submission_tag") == tag]
-    except (OSError, ValueError):
-        pass
-    try:
-        candidates.append(json.loads((clone / RESULT).read_text()))
-    except (OSError, ValueError):
-        pass
+    history = _json_in(clone / RESULTS)
+    if isinstance(history, list):
+        candidates += [e.get("result") for e in history if isinstance(e, dict) and e.get("submission_tag") == tag]
+    candidates.append(_json_in(clone / RESULT))
     for doc in candidates:
         if (isinstance(doc, dict) and doc.get("schema") == RESULT_SCHEMA and doc.get("submission") == tag
                 and all(type(doc.get(k)) is int for k in ("score", "max-score"))):
@@ -102,13 +110,38 @@ def reported_score(clone: Path, tag: str) -> tuple[int, int] | None:
     return None
 
 
+def graded_files(clone: Path, ref: str) -> list[str]:
+    """What grading reads of `ref` (assignment/solution.py): cnn.py, notebooks and experiments.csv at the
+    top and in assignment/. A repository may hold datasets and weights; those are never exported. A file
+    larger than a hand-in may be is refused here, before git writes it out."""
+    names = []
+    for folder in ("", "assignment/"):
+        listing = _git(clone, "ls-tree", "-z", "-l", ref, *([folder] if folder else []))
+        for line in listing.split(b"\0"):
+            meta, _, name = line.decode(errors="replace").partition("\t")
+            if not name or len(meta.split()) != 4:
+                continue
+            mode, kind, _, size = meta.split()
+            base = name.rsplit("/", 1)[-1]
+            if kind != "blob" or base.startswith(".") or not (base in GRADED_NAMES or base.endswith(NOTEBOOK)):
+                continue
+            if size.isdigit() and int(size) > MAX_HAND_IN_BYTES:
+                raise CollectError(f"{name} is larger than {MAX_HAND_IN_BYTES >> 20} MB: it is not exported")
+            names.append(name)  # a link (mode 120000) too: grading then says why it is refused
+    return names
+
+
 def export(clone: Path, ref: str, dest: Path) -> None:
-    """The files of `ref` into `dest` (made anew), by git archive: the clone's working tree is untouched.
-    Links that lead out of `dest` and special files are refused by tarfile's data filter."""
+    """The files of `ref` that grading reads (graded_files) into `dest` (made anew), by git archive: the
+    clone's working tree is untouched. Links that lead out of `dest` and special files are refused by
+    tarfile's data filter."""
     if dest.exists() or dest.is_symlink():
         shutil.rmtree(dest) if dest.is_dir() and not dest.is_symlink() else dest.unlink()
     dest.mkdir(parents=True)
-    data = _git(clone, "archive", "--format=tar", ref)
+    names = graded_files(clone, ref)
+    if not names:
+        return
+    data = _git(clone, "--literal-pathspecs", "archive", "--format=tar", ref, "--", *names)
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(dest, filter="data")
 

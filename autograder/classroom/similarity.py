@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assignment.solution import DEFAULT as STUB
-from assignment.solution import find_solution
+from assignment.solution import HandInError, find_solution, read_hand_in
 
 from .batch import find_submissions, solution_sha
 
@@ -65,9 +65,11 @@ class SimilarityError(ValueError):
 def _readable(path: Path) -> str | None:
     """Why `path` cannot be compared, or None."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_hand_in(path).decode("utf-8")
     except UnicodeDecodeError:
         return "not UTF-8 text"
+    except HandInError as err:
+        return str(err)
     except OSError as err:
         return f"cannot be read ({err.strerror})"
     return None if text.strip() else "empty file"
@@ -81,7 +83,14 @@ def class_sources(folder: Path) -> tuple[list[Source], dict[str, str]]:
         if sha is None:
             skipped[name] = "no cnn.py found"
             continue
-        path = find_solution(entry)
+        try:
+            path = find_solution(entry)
+        except FileNotFoundError:
+            skipped[name] = "no cnn.py (a notebook is not compared)"
+            continue
+        except HandInError as err:  # a link: grading says what is wrong
+            skipped[name] = str(err)
+            continue
         why = _readable(path)
         if why:
             skipped[name] = why

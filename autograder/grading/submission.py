@@ -9,10 +9,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assignment.solution import EXPERIMENTS, NOTEBOOK, HandInError, find_hand_in, hand_in_source, notebooks_in
+from ..judging.results import ERROR, CheckResult, GradeResult
+
+from assignment.solution import (EXPERIMENTS, NOTEBOOK, HandInError, find_hand_in, hand_in_source, notebooks_in,
+                                 read_hand_in, read_plain)
 
 MAX_TABLE_BYTES, MAX_TABLE_ROWS, MAX_TABLE_COLUMNS, MAX_CELL = 64 * 1024, 100, 20, 80
 SubmissionError = HandInError  # something handed in that cannot be graded as it is (the student's side says it too)
@@ -28,18 +32,35 @@ class HandIn:
 
 
 def submission_sha(path: str | Path) -> str | None:
-    """SHA-256 of the file that grading `path` would grade; None when there is none. A folder with several
-    notebooks gets a digest of them all: grading it reports the problem, and resuming skips it until it changes."""
+    """SHA-256 of the file that grading `path` would grade; None when there is none. A hand-in that cannot
+    be graded as it is (several notebooks, a link) gets a digest of what stands in the way: grading it
+    reports the problem, and resuming skips it until it changes."""
     try:
-        return hashlib.sha256(find_submission(path).read_bytes()).hexdigest()
+        return hashlib.sha256(read_hand_in(find_submission(path))).hexdigest()
     except FileNotFoundError:
         return None
     except SubmissionError:
-        folders = [f for f in (Path(path), Path(path) / "assignment") if f.is_dir()]
+        path = Path(path)
         digest = hashlib.sha256()
-        for nb in (nb for f in folders for nb in notebooks_in(f)):
-            digest.update(nb.name.encode() + b"\0" + nb.read_bytes())
+        for file in [path / "cnn.py", path / "assignment" / "cnn.py",
+                     *(nb for f in (path, path / "assignment") if f.is_dir() for nb in notebooks_in(f))]:
+            if file.is_symlink():  # where it leads, never what it leads to
+                digest.update(file.name.encode() + b"\0->" + os.readlink(file).encode() + b"\0")
+            elif file.is_file():
+                try:
+                    digest.update(file.name.encode() + b"\0" + read_hand_in(file) + b"\0")
+                except (OSError, SubmissionError) as err:
+                    digest.update(file.name.encode() + b"\0" + str(err).encode() + b"\0")
         return digest.hexdigest()
+
+
+def refused(submission: str, sha: str, config, practical, variant: str, why: str) -> GradeResult:
+    """The result of a hand-in that cannot be graded as it is (none found, several notebooks, a link, too
+    large): every check says why, so the student learns it in the same place as any other cause. Nothing of
+    the student's has run."""
+    return GradeResult(submission, sha, variant=variant,
+                       checks=[CheckResult(n, s.title_for(practical), ERROR, [why], s.visibility)
+                               for n, s in config.checks.items()])
 
 
 def hand_in(file: Path) -> HandIn:
@@ -52,9 +73,12 @@ def hand_in(file: Path) -> HandIn:
 def experiments_table(path: Path) -> dict | None:
     """The table that `python -m assignment experiments` writes, if one was handed in at `path`: read as
     text, never run, and cut to a size a report can show. {"columns", "rows", "note"}; None without one."""
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():
         return None
-    data = path.read_bytes()
+    try:
+        data = read_plain(path, MAX_TABLE_BYTES + 1)
+    except (OSError, HandInError) as err:
+        return {"columns": [], "rows": [], "note": f"{EXPERIMENTS} cannot be read ({err}), so it is not shown"}
     note = f"only the first {MAX_TABLE_BYTES // 1024} KB were read; " if len(data) > MAX_TABLE_BYTES else ""
     try:
         rows = list(csv.reader(io.StringIO(data[:MAX_TABLE_BYTES].decode("utf-8"))))

@@ -113,3 +113,36 @@ def test_the_gradebook_flags_the_late_and_the_forged(downloaded, tmp_path):
     assert rows["carol"]["reported_check"].startswith(collect.DISAGREES)
     assert rows["alice"]["tag_time"] == "2026-12-01T20:00:00Z"
     assert rows["alice"]["submission_tag"].startswith("submit/2026-12-01T20-00-00Z")
+
+
+def test_a_clone_is_read_never_followed_and_only_what_grading_reads_is_exported(tmp_path):
+    folder = tmp_path / "download"
+    folder.mkdir()
+    repo = student(folder, "dave", [(REFERENCE, "2026-12-01T20:00:00Z", 2)])
+    (repo / "data").mkdir()
+    (repo / "data" / "weights.bin").write_bytes(os.urandom(1 << 20))  # students commit datasets and weights
+    (repo / "experiments.csv").symlink_to("data/weights.bin")
+    git(repo, "add", "data", "experiments.csv")
+    git(repo, "commit", "-qm", "more", when="2026-12-01T21:00:00Z")
+    git(repo, "tag", "submit/2026-12-01T21-00-00Z-more")
+    forged = tmp_path / "forged.json"  # a valid result for the tag, reached through a link
+    forged.write_text(json.dumps(result_doc("submit/2026-12-01T21-00-00Z-more", 2)))
+    (repo / "results.json").unlink()
+    (repo / "results.json").symlink_to(forged)
+    (repo / "result.json").unlink()
+    os.mkfifo(repo / "result.json")  # would block a plain read for ever
+
+    (dave,) = collect.collect(folder, CLASSROOM, SLUG, tmp_path / "work")
+    assert dave.tag == "submit/2026-12-01T21-00-00Z-more" and not dave.problem
+    exported = sorted(p.relative_to(dave.path).as_posix() for p in dave.path.rglob("*") if not p.is_dir())
+    assert exported == ["assignment/cnn.py", "experiments.csv"]
+    assert (dave.path / "experiments.csv").is_symlink()  # kept as a link, which grading refuses to read
+    assert dave.reported is None
+
+    (repo / "experiments.csv").unlink()
+    (repo / "experiments.csv").symlink_to("/etc/passwd")  # out of the export: tarfile's data filter refuses it
+    git(repo, "add", "experiments.csv")
+    git(repo, "commit", "-qm", "link", when="2026-12-01T22:00:00Z")
+    git(repo, "tag", "submit/2026-12-01T22-00-00Z-link")
+    (dave,) = collect.collect(folder, CLASSROOM, SLUG, tmp_path / "work")
+    assert "'experiments.csv' is a link to an absolute path" in dave.problem and not dave.path.exists()
