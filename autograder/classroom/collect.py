@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import subprocess
 import tarfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,10 +25,11 @@ from typing import Callable, Iterator
 
 from assignment.solution import EXPERIMENTS, MAX_HAND_IN_BYTES, NOTEBOOK, read_plain
 
+from .student_git import GitError, git
+
 SUBMIT_PREFIX = "submit/"  # the tags Classroom 50 records a submission at
 RESULT, RESULTS = "result.json", "results.json"  # written into each clone by gh teacher download
 RESULT_SCHEMA = "classroom50/result/v1"
-GIT_TIMEOUT_S = 120
 GRADED_NAMES = ("cnn.py", EXPERIMENTS)  # with every notebook: what a hand-in is found among
 MAX_RESULTS_BYTES = 16 * 2**20  # every attempt's result, a few kilobytes each
 
@@ -58,18 +58,9 @@ def username_of(repo: str, classroom: str, assignment: str) -> str | None:
     return None
 
 
-def _git(clone: Path, *args: str) -> bytes:
-    proc = subprocess.run(["git", "-c", "safe.directory=*", "-C", str(clone), *args], capture_output=True,
-                          timeout=GIT_TIMEOUT_S)
-    if proc.returncode != 0:
-        raise CollectError(f"git {' '.join(args[:2])} failed: "
-                           f"{proc.stderr.decode(errors='replace').strip()[:300]}")
-    return proc.stdout
-
-
 def submit_tags(clone: Path) -> list[tuple[str, datetime]]:
     """(tag, its UTC time) for every submit/ tag of the clone, oldest first (by time, then name)."""
-    out = _git(clone, "for-each-ref", "--format=%(refname:strip=2)%00%(creatordate:unix)", f"refs/tags/{SUBMIT_PREFIX}")
+    out = git(clone, "for-each-ref", "--format=%(refname:strip=2)%00%(creatordate:unix)", f"refs/tags/{SUBMIT_PREFIX}")
     tags = []
     for line in out.decode(errors="replace").splitlines():
         name, _, stamp = line.partition("\0")
@@ -116,7 +107,7 @@ def graded_files(clone: Path, ref: str) -> list[str]:
     larger than a hand-in may be is refused here, before git writes it out."""
     names = []
     for folder in ("", "assignment/"):
-        listing = _git(clone, "ls-tree", "-z", "-l", ref, *([folder] if folder else []))
+        listing = git(clone, "ls-tree", "-z", "-l", ref, *([folder] if folder else []))
         for line in listing.split(b"\0"):
             meta, _, name = line.decode(errors="replace").partition("\t")
             if not name or len(meta.split()) != 4:
@@ -141,7 +132,7 @@ def export(clone: Path, ref: str, dest: Path) -> None:
     names = graded_files(clone, ref)
     if not names:
         return
-    data = _git(clone, "--literal-pathspecs", "archive", "--format=tar", ref, "--", *names)
+    data = git(clone, "--literal-pathspecs", "archive", "--format=tar", ref, "--", *names)
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(dest, filter="data")
 
@@ -168,7 +159,7 @@ def collect(folder: Path, classroom: str, assignment: str, work: Path,
         try:
             chosen = choose(submit_tags(clone), deadline_for(username) if deadline_for else None)
             export(clone, chosen[0] if chosen else "HEAD", dest)
-        except (CollectError, OSError, subprocess.SubprocessError, tarfile.TarError) as err:
+        except (CollectError, GitError, OSError, tarfile.TarError) as err:
             shutil.rmtree(dest, ignore_errors=True)  # nothing half-exported is graded
             yield Collected(username, dest, "", None, None, problem=f"could not read the clone: {err}")  # no name: see columns
             continue

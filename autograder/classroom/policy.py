@@ -16,20 +16,18 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from .student_git import GitError, git
 from ..practical.config import MARK_ORDER, Config, ConfigError, Course, parse_time
 
 # The gradebook's columns that the policy adds, after the automatic ones
 FIELDS = ("submitted", "deadline", "final_mark", "final_points", "why")
 EXTENSION_HEADER = ("student", "deadline", "reason")
 OVERRIDE_HEADER = ("student", "mark", "points", "reason", "by", "when")
-GIT_TIMEOUT_S = 30
 
 
 class PolicyError(ConfigError):
@@ -204,15 +202,10 @@ def submission_time(path: Path) -> datetime | None:
 
 
 def _git(path: Path, *args: str) -> str:
-    """`git ARGS` in the student's repository, with nothing of theirs run (no hooks, no fsmonitor)."""
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"}
     try:
-        done = subprocess.run(["git", "-c", "core.fsmonitor=", "-c", "core.hooksPath=/dev/null", "-c",
-                               f"safe.directory={path.resolve()}", "-C", str(path), *args],
-                              capture_output=True, text=True, timeout=GIT_TIMEOUT_S, env=env)
-    except (OSError, subprocess.TimeoutExpired):
+        return git(path, *args).decode(errors="replace").strip()
+    except GitError:
         return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def _git_time(path: Path) -> datetime | None:
