@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import tarfile
 from dataclasses import dataclass
@@ -137,6 +138,14 @@ def export(clone: Path, ref: str, dest: Path) -> None:
         tar.extractall(dest, filter="data")
 
 
+def nameless(text: str, username: str, *paths: Path) -> str:
+    """`text` (a message of git's or the system's) without the student's paths or name, which a gradebook
+    under --anonymous must not show (see columns)."""
+    for path in sorted({str(p) for q in paths for p in (q, q.resolve())}, key=len, reverse=True):
+        text = text.replace(path, "<clone>")
+    return re.sub(re.escape(username), "<student>", text, flags=re.IGNORECASE)
+
+
 def collect(folder: Path, classroom: str, assignment: str, work: Path,
             deadline_for: Callable[[str], datetime] | None = None) -> Iterator[Collected]:
     """Per student (sorted by username), their submission exported into work/<username>: the latest
@@ -161,7 +170,7 @@ def collect(folder: Path, classroom: str, assignment: str, work: Path,
             export(clone, chosen[0] if chosen else "HEAD", dest)
         except (CollectError, GitError, OSError, tarfile.TarError) as err:
             shutil.rmtree(dest, ignore_errors=True)  # nothing half-exported is graded
-            yield Collected(username, dest, "", None, None, problem=f"could not read the clone: {err}")  # no name: see columns
+            yield Collected(username, dest, "", None, None, problem=f"could not read the clone: {nameless(str(err), username, clone, dest)}")
             continue
         if chosen is None:
             yield Collected(username, dest, "", None, None)

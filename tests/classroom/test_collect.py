@@ -146,3 +146,13 @@ def test_a_clone_is_read_never_followed_and_only_what_grading_reads_is_exported(
     git(repo, "tag", "submit/2026-12-01T22-00-00Z-link")
     (dave,) = collect.collect(folder, CLASSROOM, SLUG, tmp_path / "work")
     assert "'experiments.csv' is a link to an absolute path" in dave.problem and not dave.path.exists()
+
+
+def test_a_clone_that_cannot_be_read_is_named_without_its_student(tmp_path):
+    folder = tmp_path / "download"
+    clone = folder / f"{CLASSROOM}-{SLUG}-Zed-Quux"
+    clone.mkdir(parents=True)
+    (clone / ".git").write_text(f"gitdir: {clone}/gone\n")  # git's message quotes the path
+    (zed,) = collect.collect(folder, CLASSROOM, SLUG, tmp_path / "work")
+    assert zed.problem == "could not read the clone: git for-each-ref failed: fatal: not a git repository: <clone>/gone"
+    assert "zed-quux" not in zed.problem.lower(), zed.problem
