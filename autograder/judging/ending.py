@@ -115,7 +115,8 @@ def training_stopped(outcome: Outcome, limits: Limits, iterations: int) -> str:
 
 def challenge_end(outcome: Outcome, phase: str, limits: Limits, iterations: int, wall: float) -> str | None:
     """Why the challenge's child stopped before its end, or None if it got there. `iterations`: its step
-    budget; `wall`: its time cap, as the challenge states it."""
+    budget; `wall`: its time cap, as the challenge states it. Unlike the practical's, a run that reached
+    its end after a phase's budget ran out earns nothing: time is part of what the challenge compares."""
     during = CHALLENGE_WORDS.get(phase, phase)
     if outcome.idle_s is not None:
         return (f"stuck: train() used no CPU for {outcome.idle_s:g} s on the challenge model and was stopped, "
