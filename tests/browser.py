@@ -17,9 +17,9 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from specs import FAST
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = ROOT / "tests" / "grading-fast.yml"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENS = {"phone": {"width": 390, "height": 844, "mobile": True},

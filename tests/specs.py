@@ -10,6 +10,7 @@ from autograder.practical.config import load_config, load_raw
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ROOT / "tests" / "grading-fast.yml"  # the short-budget config: a few hundred steps
+TINY = ROOT / "tests" / "grading-tiny.yml"  # the shortest: for the pipeline, not the marks
 RAW = load_raw(load_config().path)["practical"]
 
 

@@ -17,9 +17,9 @@ import pytest
 
 from autograder.judging.results import ABSENT
 from catalogue import build
+from specs import FAST
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = ROOT / "tests" / "grading-fast.yml"
 ENTRIES = build.entries()
 pytestmark = pytest.mark.slow  # grades about sixty submissions: several minutes
 

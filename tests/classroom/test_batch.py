@@ -10,13 +10,14 @@ from pathlib import Path
 import yaml
 
 from autograder.practical.config import load_raw
+from specs import TINY
 
 ROOT = Path(__file__).resolve().parents[2]
 HANG = "def train(model, train_set, valid_set, **kwargs):\n    import time\n    time.sleep(3600)\n"
 
 
 def tiny_config(tmp_path) -> Path:
-    raw = load_raw(ROOT / "tests" / "grading-tiny.yml")
+    raw = load_raw(TINY)
     raw["limits"].update(wall_seconds=180, idle_seconds=5)  # the hanging victim sleeps: the idle limit ends it
     path = tmp_path / "tiny.yml"
     path.write_text(yaml.safe_dump(raw))

@@ -24,6 +24,7 @@ from autograder.practical.config import load_raw
 from autograder.classroom.gradebook import FIELDS, MergeError, merge, read_gradebook, write_gradebook
 from autograder.classroom.worker import GradeTask, grade_task
 from catalogue import build
+from specs import TINY
 
 ROOT = Path(__file__).resolve().parents[2]
 CLASS = {"handout_recipe": "S+", "no_relu_after_fc1": "S", "stub": "none", "syntax_error": "none"}
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.usefixtures("mnist_root")
 def config(tmp_path_factory) -> Path:
     """tests/grading-tiny.yml (100 iterations, bars lowered to match: the marks stay S+, S and none), as one
     self-contained file."""
-    raw = load_raw(ROOT / "tests" / "grading-tiny.yml")  # with its bases merged in
+    raw = load_raw(TINY)  # with its bases merged in
     path = tmp_path_factory.mktemp("config") / "tiny.yml"
     path.write_text(yaml.safe_dump(raw))
     return path

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from autograder.classroom import collect
+from specs import TINY
 
 ROOT = Path(__file__).resolve().parents[2]
 CLASSROOM, SLUG = "cs101", "cnn-practical"
@@ -96,7 +97,7 @@ def test_each_student_is_collected_by_their_own_deadline(downloaded, tmp_path):
 def test_the_gradebook_flags_the_late_and_the_forged(downloaded, tmp_path):
     """The deadline comes from grading.yml's course policy, which also judges lateness by the tag's time."""
     config = tmp_path / "grading.yml"
-    config.write_text(yaml.safe_dump({"base": str(ROOT / "tests" / "grading-tiny.yml"),
+    config.write_text(yaml.safe_dump({"base": str(TINY),
                                       "course": {"deadline": DEADLINE, "timezone": "Europe/London",
                                                  "late": {"counts_as": "S"}}}))
     out = tmp_path / "marks"

@@ -11,7 +11,8 @@ from autograder.classroom.audit import LOG, read_log, rebuild
 from autograder.classroom.policy import load_policy, submission_time
 from autograder.practical.config import ConfigError, load_config
 from autograder.classroom.gradebook import write_gradebook
-from classroom_fixtures import ROOT, graded, student_repo
+from classroom_fixtures import graded, student_repo
+from specs import TINY
 
 DEADLINE = "2025-03-07 17:00"  # Europe/London, GMT in March: 17:00 UTC
 ON_TIME, LATE = "2025-03-07T16:00:00+00:00", "2025-03-08T09:00:00+00:00"
@@ -21,7 +22,7 @@ def course_config(tmp_path: Path, **course) -> Path:
     path = tmp_path / "grading.yml"
     section = {"deadline": DEADLINE, "timezone": "Europe/London", "late": {"counts_as": "S"},
                "extensions": "extensions.csv", "overrides": "overrides.csv", **course}
-    path.write_text(yaml.safe_dump({"base": str(ROOT / "tests" / "grading-tiny.yml"), "course": section}))
+    path.write_text(yaml.safe_dump({"base": str(TINY), "course": section}))
     return path
 
 

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from autograder.practical.config import ConfigError, load_config, load_raw, parse_config
+from specs import FAST, TINY
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = ROOT / "tests" / "grading-fast.yml"
 
 # Gradescope's autograder results format (the parts we write), strict about types and status values.
 RESULTS_SCHEMA = {
@@ -137,7 +137,7 @@ def test_same_submission_same_result(tmp_path):
     sub = tmp_path / "sub"
     sub.mkdir()
     shutil.copy(ROOT / "reference" / "cnn.py", sub / "cnn.py")
-    runs = [grade(sub, tmp_path / f"out{i}", ROOT / "tests" / "grading-tiny.yml")[1]["extra_data"] for i in range(2)]
+    runs = [grade(sub, tmp_path / f"out{i}", TINY)[1]["extra_data"] for i in range(2)]
     assert runs[0]["mark"] == runs[1]["mark"] == "S+"
     assert runs[0]["checks"] == runs[1]["checks"]
     assert runs[0]["test_accuracy"] == runs[1]["test_accuracy"]

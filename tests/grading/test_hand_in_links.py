@@ -15,10 +15,10 @@ import pytest
 
 from assignment.solution import MAX_HAND_IN_BYTES
 from autograder.grading.submission import SubmissionError, find_submission, hand_in, submission_sha
+from specs import TINY
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "reference" / "cnn.py"
-TINY = ROOT / "tests" / "grading-tiny.yml"
 
 
 def grade(*args: str) -> subprocess.CompletedProcess:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from specs import TINY
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ROOT / "tests" / "grading-tiny.yml"
 RECIPE = ROOT / "tests" / "catalogue" / "files" / "handout_recipe.py"
 
 

@@ -19,9 +19,9 @@ from autograder.judging.context import Context, judge, one_message_per_cause
 from autograder.judging.results import FAILED, PASSED, CheckResult, GradeResult
 from autograder.sandbox.isolation import Outcome
 from test_notebook_grading import recipe_notebook
+from specs import FAST
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = ROOT / "tests" / "grading-fast.yml"
 STUB = ROOT / "assignment" / "cnn.py"
 RECIPE = ROOT / "tests" / "catalogue" / "files" / "handout_recipe.py"
 SANDBOX_WORDS = ("parent-death", "covered by empty mounts", "hidden_paths", "namespace", "capabilities")

@@ -15,9 +15,9 @@ from autograder import cli
 from autograder.practical.config import ConfigError, load_config, load_raw, merged, parse_config
 from autograder.judging.marking import mark_for
 from autograder.judging.results import FAILED, PASSED, CheckResult
+from specs import TINY
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ROOT / "tests" / "grading-tiny.yml"
 HANDOUT = ROOT / "tests" / "catalogue" / "files" / "handout_recipe.py"
 VARIANT_B = {"conv1": {"filters": 32, "kernel": 10}, "fc1": {"units": 512}}
 

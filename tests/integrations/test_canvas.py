@@ -17,11 +17,11 @@ from autograder.integrations.canvas import LEDGER, PushError, posted_grade, push
 from autograder.integrations.passback import final_marks, read_roster
 from canvas_server import TOKEN, FakeCanvas
 from classroom_fixtures import ROOT, graded, student_repo
+from specs import TINY
 
 MARKS = {"ana": "S+", "ben": "S", "cat": "none", "dan": "S+", "eve": "S", "fay": "none"}
 IDS = {name: 101 + i for i, name in enumerate(MARKS)}
 pytestmark = pytest.mark.filterwarnings("ignore:Canvas may respond unexpectedly:UserWarning")  # the local one is http
-TINY = str(ROOT / "tests" / "grading-tiny.yml")
 
 
 def users():
@@ -35,7 +35,7 @@ def klass(tmp_path):
     folder, out = tmp_path / "class", tmp_path / "out"
     for name, mark in MARKS.items():
         graded(out, name, student_repo(folder, name, "2025-03-07T16:00:00+00:00"), mark)
-    assert grade_all(folder, out, config_path=TINY) == 0
+    assert grade_all(folder, out, config_path=str(TINY)) == 0
     roster = tmp_path / "roster.csv"
     with open(roster, "w", newline="") as f:
         csv.writer(f).writerows([["student", "sis_user_id", "canvas_id"], *[[n, f"S-{n}", IDS[n]] for n in MARKS]])
@@ -91,7 +91,7 @@ def test_a_push_posts_six_grades_and_comments_once_and_a_second_push_nothing(kla
     # a changed mark is posted again, and only that one
     results = out / "submissions" / "cat" / "results.json"
     results.write_text(results.read_text().replace('"mark": null', '"mark": "S"'))
-    assert grade_all(out.parent / "class", out, config_path=TINY) == 0
+    assert grade_all(out.parent / "class", out, config_path=str(TINY)) == 0
     third = run_push(out, roster, canvas)
     assert third.posted == ["cat"] and canvas.grades[IDS["cat"]] == ["0", "5"]
 
@@ -102,7 +102,7 @@ def test_a_push_killed_after_three_grades_posts_the_rest_once_when_restarted(kla
     canvas.hang_after_puts, canvas.apply_hung = 3, applied
     env = {**os.environ, "CANVAS_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "autograder", "lms", "push", str(out), "--url", canvas.url, "--course", "1",
-               "--assignment", "7", "--roster", str(roster), "--config", TINY]
+               "--assignment", "7", "--roster", str(roster), "--config", str(TINY)]
     proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert canvas.hanging.wait(60), proc.communicate(timeout=5)
@@ -141,7 +141,7 @@ def test_a_bad_token_or_url_posts_nothing_and_says_why(klass, canvas, capsys):
     # the command line: exit 2 and the reason, the token only from the environment or a file
     from autograder.cli import main
     os.environ.pop("CANVAS_TOKEN", None)
-    args = ["lms", "push", str(out), "--url", canvas.url, "--course", "1", "--assignment", "7", "--config", TINY]
+    args = ["lms", "push", str(out), "--url", canvas.url, "--course", "1", "--assignment", "7", "--config", str(TINY)]
     assert main(args) == 2 and "no Canvas token" in capsys.readouterr().err
     token_file = out.parent / "token"
     token_file.write_text("wrong\n")
@@ -198,11 +198,11 @@ def test_anonymous_grading_names_nobody_and_the_push_still_reaches_each_student(
         repo = student_repo(folder, real, "2025-03-07T16:00:00+00:00")
         (repo / "assignment" / "cnn.py").write_text(f"import torch\n\nWIDTH = {len(short)}\n" + "x = 1\n" * 30)
         graded(out, pseudonym(real, b"course secret 1234"), repo, MARKS[short], challenge=True)
-    args = [str(folder), "--out", str(out), "--config", TINY, "--anonymous", str(mapping), "--secret-file", str(secret)]
+    args = [str(folder), "--out", str(out), "--config", str(TINY), "--anonymous", str(mapping), "--secret-file", str(secret)]
     assert main(["grade-all", *args]) == 0
     assert main(["similarity", str(folder), "--out", str(out / "similarity"), "--anonymous", str(mapping),
                  "--secret-file", str(secret)]) == 0
-    assert main(["grade-all", str(folder), "--out", str(out), "--config", TINY, "--anonymous",
+    assert main(["grade-all", str(folder), "--out", str(out), "--config", str(TINY), "--anonymous",
                  str(out / "map.csv"), "--secret-file", str(secret)]) == 2  # the mapping may not lie in OUT
 
     names = read_mapping(mapping)

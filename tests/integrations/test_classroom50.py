@@ -22,6 +22,7 @@ import yaml
 from autograder.release import release
 from autograder.practical.config import load_config, load_raw
 from autograder.integrations import classroom50
+from specs import TINY
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((Path(__file__).with_name("classroom50_result_v1.json")).read_text())
@@ -32,7 +33,7 @@ HANG_AT_IMPORT = "import time\ntime.sleep(3600)\n"
 @pytest.fixture(scope="module")
 def config(tmp_path_factory) -> Path:
     """tests/grading-tiny.yml with a short import budget, so that a hang at import ends in seconds."""
-    raw = load_raw(ROOT / "tests" / "grading-tiny.yml")
+    raw = load_raw(TINY)
     raw["limits"]["phases"]["import"] = 15
     path = tmp_path_factory.mktemp("config") / "tiny.yml"
     path.write_text(yaml.safe_dump(raw))

@@ -20,9 +20,10 @@ import yaml
 
 from autograder.practical.config import load_config, load_raw, resolved_yaml
 from autograder.integrations.otter_zip import ok_test_files
+from specs import TINY
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / "tests" / "grading-tiny.yml"  # the pipeline, not the marks: the shortest budget
+CONFIG = TINY  # the pipeline, not the marks: the shortest budget
 IGNORE_OTTERS_WARNINGS = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 # A submission that, run in otter's kernel, would make every check's doctest print what it expects.
 PRINT_PATCH = '''

@@ -8,6 +8,7 @@ from autograder.judging import canaries
 from autograder.grading import job
 from autograder.practical.config import load_config
 from autograder.judging.relabel import provenance
+from specs import FAST
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +32,7 @@ def test_fresh_test_copies_differ_from_the_training_copies():
 
 
 def test_the_child_gets_every_image_once_relabelled_in_a_secret_order():
-    config = load_config(ROOT / "tests" / "grading-fast.yml")
+    config = load_config(FAST)
     n = 200
     data = {f"{part}_{kind}": torch.randint(0, 255, (n, 28, 28), dtype=torch.uint8) if kind == "x"
             else torch.randint(0, 10, (n,)) for part in ("train", "valid", "test") for kind in ("x", "y")}

@@ -18,6 +18,7 @@ import torch
 
 from assignment.data import normalise
 from autograder.grading.caches import grader_data
+from specs import FAST
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ROOT / "tests" / "catalogue" / "generated"  # attacks whose tables this test fills in from the public MNIST
@@ -55,9 +56,9 @@ def graded(tmp_path_factory):
         (folder / name).mkdir()
         (folder / name / "cnn.py").write_text(source)
     off = tmp_path_factory.mktemp("config") / "no-canaries.yml"
-    off.write_text(f"base: {ROOT / 'tests' / 'grading-fast.yml'}\naccuracy: {{s_plus: 0.88, s: 0.5, canaries: 0}}\n")
+    off.write_text(f"base: {FAST}\naccuracy: {{s_plus: 0.88, s: 0.5, canaries: 0}}\n")
     on_out, off_out = tmp_path_factory.mktemp("on"), tmp_path_factory.mktemp("off")
-    return (grade_all(folder, on_out, ROOT / "tests" / "grading-fast.yml"), on_out,
+    return (grade_all(folder, on_out, FAST), on_out,
             grade_all(folder, off_out, off))
 
 

@@ -21,9 +21,9 @@ import yaml
 
 from autograder.release import release, render
 from autograder.practical.config import load_config, resolved_yaml
+from specs import FAST
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = ROOT / "tests" / "grading-fast.yml"
 STUDENT_FILES = {
     "README.md", "requirements.txt", "pyproject.toml", ".gitignore", ".github/workflows/feedback.yml",
     *(f"assignment/{name}" for name in ("__init__.py", "__main__.py", "cnn.py", "data.py", "datasets.py",

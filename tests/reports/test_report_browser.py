@@ -11,6 +11,7 @@ import pytest
 import browser
 from autograder.reports.report_page import report_html
 from autograder.judging.results import ERROR, FAILED, PASSED, CheckResult, GradeResult
+from specs import TINY
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBMISSIONS = {"reference": ROOT / "reference" / "cnn.py",
@@ -30,7 +31,7 @@ def chromium():
 @pytest.fixture(scope="module")
 def reports(chromium, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("reports")
-    return browser.grade_short(SUBMISSIONS, tmp / "class", tmp / "out", ROOT / "tests" / "grading-tiny.yml")
+    return browser.grade_short(SUBMISSIONS, tmp / "class", tmp / "out", TINY)
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ import pytest
 from autograder.reports import reportdir
 from autograder.sandbox import isolation as sandbox
 from catalogue import build
+from specs import TINY
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ROOT / "tests" / "grading-tiny.yml"
 STUB = (ROOT / "assignment" / "cnn.py").read_text()
 REPORTS = ["results.json", "feedback.md", "report.html", "filters.png", "patches.png", "curves.png"]
 
