@@ -201,7 +201,8 @@ def grade_all(folder: Path, out: Path, *, config_path: str, jobs: int = 1, sched
                 task = make_task(name, path, config_bytes, timeout, fingerprint, worker_cache, variant[name])
             except SubmissionError as err:  # nothing to run: its reports say why, as `grade` would
                 practical = variant_spec(config.practical, config.variants, variant[name])
-                result = refused(entry, sha, config, practical, variant[name], str(err))
+                why = str(err).replace(str(path), entry)  # as `grade ENTRY` says it: no real name under --anonymous
+                result = refused(entry, sha, config, practical, variant[name], why)
                 save_reports(out / "submissions" / name, {o: data for o, write in report.writers(result, config).items()
                                                          if (data := write()) is not None})
                 status[name] = GRADED

@@ -103,8 +103,25 @@ def test_grade_all_grades_the_class_around_hand_ins_it_cannot_use(tmp_path):
         rows = {r["submission"]: r for r in csv.DictReader(f)}
     assert {n: rows[n]["mark"] for n in rows} == {"alice": "none", "bob": "none", "carol": "S+"}, rows
     assert rows["alice"]["status"] == rows["bob"]["status"] == "graded"
-    assert "2 notebooks (a.ipynb, b.ipynb)" in (out / "submissions" / "alice" / "feedback.md").read_text()
+    said = (out / "submissions" / "alice" / "feedback.md").read_text()
+    assert "alice holds 2 notebooks (a.ipynb, b.ipynb)" in said and str(folder) not in said  # as `grade alice` says it
     assert "assignment/cnn.py is a symbolic link" in (out / "submissions" / "bob" / "feedback.md").read_text()
 
     again = grade("grade-all", str(folder), "--out", str(out), "--config", str(TINY))
     assert "3 already graded" in again.stdout, again.stdout  # resumed: keyed by what stands in the way
+
+
+def test_an_anonymous_grade_all_says_why_without_the_real_name(tmp_path):
+    folder = tmp_path / "class"
+    (folder / "mallory-smith" / "assignment").mkdir(parents=True)
+    for name in ("a.ipynb", "b.ipynb"):
+        nbformat.write(nbformat.v4.new_notebook(), folder / "mallory-smith" / "assignment" / name)
+    (tmp_path / "secret").write_text("course secret 1234\n")
+    out = tmp_path / "out"
+    done = grade("grade-all", str(folder), "--out", str(out), "--config", str(TINY), "--anonymous",
+                 str(tmp_path / "pseudonyms.csv"), "--secret-file", str(tmp_path / "secret"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    (feedback,) = out.glob("submissions/*/feedback.md")
+    assert "assignment holds 2 notebooks (a.ipynb, b.ipynb)" in feedback.read_text()
+    for path in (p for p in out.rglob("*") if p.is_file()):
+        assert "mallory" not in str(path) + path.read_bytes().decode("utf-8", "replace"), path
