@@ -165,7 +165,8 @@ def grade(submission: str | Path, config: Config, *, variant: str | None = None,
 def judged(run: Run, res: dict, outcome: sandbox.Outcome, result: GradeResult) -> Context:
     """Judge what the child returned (`res`) and how it ended, mark it, and fill in `result`; the checks
     judged early (early.py) keep their verdicts. Returns the context the reports draw from."""
-    from ..judging.context import StudentError, judge, one_message_per_cause
+    from ..judging.causes import one_message_per_cause
+    from ..judging.context import StudentError, judge
     from . import provenance
 
     config, early, live = run.config, run.early, run.live

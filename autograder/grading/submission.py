@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..judging.causes import one_message_per_cause
 from ..judging.results import ERROR, CheckResult, GradeResult
 
 from assignment.solution import (EXPERIMENTS, NOTEBOOK, HandInError, find_hand_in, hand_in_source, notebooks_in,
@@ -58,9 +59,8 @@ def refused(submission: str, sha: str, config, practical, variant: str, why: str
     """The result of a hand-in that cannot be graded as it is (none found, several notebooks, a link, too
     large): every check says why, so the student learns it in the same place as any other cause. Nothing of
     the student's has run."""
-    return GradeResult(submission, sha, variant=variant,
-                       checks=[CheckResult(n, s.title_for(practical), ERROR, [why], s.visibility)
-                               for n, s in config.checks.items()])
+    return GradeResult(submission, sha, variant=variant, checks=one_message_per_cause(
+        [CheckResult(n, s.title_for(practical), ERROR, [why], s.visibility) for n, s in config.checks.items()]))
 
 
 def hand_in(file: Path) -> HandIn:

@@ -17,6 +17,7 @@ from assignment.solution import API
 
 from ..practical.phases import NEEDS
 from ..practical.spec import Practical, fmt
+from .results import ERROR, INCONCLUSIVE, CheckResult
 
 NOT_RUN = "not run: needs"  # how a check that the cause stopped begins its one line
 AVAILABLE = "torch, torchvision, numpy, the standard library and the assignment package"  # what cnn.py may import
@@ -172,3 +173,24 @@ def read_source(solution: str | Path | None) -> str:
         return Path(solution).read_text(errors="replace") if solution else ""
     except OSError:
         return ""
+
+
+def one_message_per_cause(checks: list[CheckResult]) -> list[CheckResult]:
+    """A cause that stopped several checks (an import error, a time limit) is told once, under the first;
+    the later ones point back to it. The one line of a check that the cause at the top stopped already
+    points there, and stays as it is."""
+    first: dict[str, str] = {}
+    for check in checks:
+        if check.status not in (ERROR, INCONCLUSIVE):
+            continue
+        said = []
+        for message in check.messages:
+            if message.startswith(NOT_RUN):
+                said.append(message)
+            elif message in first:
+                said.append(f"not run: the same cause as under '{first[message]}' above")
+            else:
+                first[message] = check.title
+                said.append(message)
+        check.messages = list(dict.fromkeys(said))
+    return checks

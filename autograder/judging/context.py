@@ -19,7 +19,7 @@ from . import canonical
 from ..sandbox import isolation as sandbox
 from ..practical.config import Config
 from ..practical.phases import CAUSES, MODEL_IO, OUTPUT_SHAPE, PREREQUISITES, START, WORDS
-from .causes import (DATA_ERRORS, NOT_RUN, Cause, error_fixes, loads_data, same_cause, scrub, script_fix, top_level_calls, uses_cuda, where)
+from .causes import (DATA_ERRORS, NOT_RUN, Cause, one_message_per_cause, error_fixes, loads_data, same_cause, scrub, script_fix, top_level_calls, uses_cuda, where)
 from .ending import practical_end
 from .canaries import Canaries
 from .relabel import Provenance, provenance
@@ -408,24 +408,3 @@ def judge(ctx: Context, names: list[str] | None = None) -> tuple[list[CheckResul
         messages = [scrub(m) for m in v["messages"]]  # whatever a check quotes, no job path reaches the student
         checks.append(CheckResult(name, spec.title_for(ctx.practical), v["status"], messages, spec.visibility))
     return checks, plugin.grader_errors
-
-
-def one_message_per_cause(checks: list[CheckResult]) -> list[CheckResult]:
-    """A cause that stopped several checks (an import error, a time limit) is told once, under the first;
-    the later ones point back to it. The one line of a check that the cause at the top stopped already
-    points there, and stays as it is."""
-    first: dict[str, str] = {}
-    for check in checks:
-        if check.status not in (ERROR, INCONCLUSIVE):
-            continue
-        said = []
-        for message in check.messages:
-            if message.startswith(NOT_RUN):
-                said.append(message)
-            elif message in first:
-                said.append(f"not run: the same cause as under '{first[message]}' above")
-            else:
-                first[message] = check.title
-                said.append(message)
-        check.messages = list(dict.fromkeys(said))
-    return checks

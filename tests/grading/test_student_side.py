@@ -15,7 +15,8 @@ import torch
 
 from autograder.reports import report
 from autograder.practical.config import load_config
-from autograder.judging.context import Context, judge, one_message_per_cause
+from autograder.judging.causes import one_message_per_cause
+from autograder.judging.context import Context, judge
 from autograder.judging.results import FAILED, PASSED, CheckResult, GradeResult
 from autograder.sandbox.isolation import Outcome
 from test_notebook_grading import recipe_notebook
