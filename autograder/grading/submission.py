@@ -45,13 +45,14 @@ def submission_sha(path: str | Path) -> str | None:
         digest = hashlib.sha256()
         for file in [path / "cnn.py", path / "assignment" / "cnn.py",
                      *(nb for f in (path, path / "assignment") if f.is_dir() for nb in notebooks_in(f))]:
+            name = os.fsencode(file.name)  # any bytes a file system allows
             if file.is_symlink():  # where it leads, never what it leads to
-                digest.update(file.name.encode() + b"\0->" + os.readlink(file).encode() + b"\0")
+                digest.update(name + b"\0->" + os.fsencode(os.readlink(file)) + b"\0")
             elif file.is_file():
                 try:
-                    digest.update(file.name.encode() + b"\0" + read_hand_in(file) + b"\0")
+                    digest.update(name + b"\0" + read_hand_in(file) + b"\0")
                 except (OSError, SubmissionError) as err:
-                    digest.update(file.name.encode() + b"\0" + str(err).encode() + b"\0")
+                    digest.update(name + b"\0" + os.fsencode(str(err)) + b"\0")
         return digest.hexdigest()
 
 

@@ -63,8 +63,8 @@ class ReportFolder:
 
     def write(self, name: str, data: bytes | str) -> None:
         """Write the file `name` whole, replacing (never following) whatever lies there."""
-        if isinstance(data, str):
-            data = data.encode("utf-8")
+        if isinstance(data, str):  # a name of the student's may hold bytes no text can (a lone surrogate)
+            data = data.encode("utf-8", errors="backslashreplace")
         aside = f".{name}.{secrets.token_hex(6)}.tmp"
         fd = os.open(self._plain(aside), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o644, dir_fd=self.fd)

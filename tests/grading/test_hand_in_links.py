@@ -126,3 +126,16 @@ def test_an_anonymous_grade_all_says_why_without_the_real_name(tmp_path):
     assert "assignment holds 2 notebooks (a.ipynb, b.ipynb)" in feedback.read_text()
     for path in (p for p in out.rglob("*") if p.is_file()):
         assert "mallory" not in str(path) + path.read_bytes().decode("utf-8", "replace"), path
+
+
+def test_names_no_text_can_hold_are_reported_not_a_crash(tmp_path):
+    folder = os.fsencode(tmp_path / "odd")
+    os.mkdir(folder)
+    for name in (b"a.ipynb", b"\xff.ipynb"):  # a byte that is not UTF-8: Python holds it as a lone surrogate
+        with open(os.path.join(folder, name), "w") as f:
+            nbformat.write(nbformat.v4.new_notebook(), f)
+    os.symlink(b"/nowhere/\xfe", os.path.join(folder, b"cnn.py"))
+    out = tmp_path / "out"
+    done = grade("grade", str(tmp_path / "odd"), "--out", str(out), "--config", str(TINY))
+    assert done.returncode == 0, done.stderr
+    assert "holds 2 notebooks (a.ipynb, \\udcff.ipynb)" in (out / "feedback.md").read_text()
