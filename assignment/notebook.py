@@ -12,7 +12,6 @@ import ast
 import symtable
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from assignment.solution import API
 
@@ -89,10 +88,6 @@ def read_notebook(data: bytes, name: str):
 
 def extract_bytes(data: bytes, name: str) -> Extraction:
     return extract(read_notebook(data, name), name)
-
-
-def extract_file(path: Path) -> Extraction:
-    return extract_bytes(path.read_bytes(), path.name)
 
 
 def extract(nb, name: str) -> Extraction:

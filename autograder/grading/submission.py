@@ -13,11 +13,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..judging.causes import one_message_per_cause
-from ..judging.results import ERROR, CheckResult, GradeResult
-
 from assignment.solution import (EXPERIMENTS, NOTEBOOK, HandInError, find_hand_in, hand_in_source, notebooks_in,
                                  read_hand_in, read_plain)
+
+from ..judging.causes import one_message_per_cause
+from ..judging.results import ERROR, CheckResult, GradeResult
 
 MAX_TABLE_BYTES, MAX_TABLE_ROWS, MAX_TABLE_COLUMNS, MAX_CELL = 64 * 1024, 100, 20, 80
 SubmissionError = HandInError  # something handed in that cannot be graded as it is (the student's side says it too)

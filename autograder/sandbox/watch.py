@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..practical import phases
+
 MAX_LINE = 200  # a report is short; longer lines are noise and dropped
 STARVED = 0.5  # waiting for a CPU at least this long per second run: the machine was too busy
 IDLE = 0.02  # running or waiting for a CPU less than this share of the time: blocked

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from autograder.classroom.batch import find_submissions, solution_sha
-from assignment.notebook import NotebookError, cell_definitions, extract, extract_file
+from assignment.notebook import NotebookError, cell_definitions, extract, extract_bytes
 from autograder.grading.submission import SubmissionError, find_submission, hand_in, submission_sha
 
 
@@ -112,7 +112,7 @@ def test_reading_a_notebook_runs_none_of_it(tmp_path):
                   f"class A:\n    open({str(marker)!r}, 'w')")
     (tmp_path / "x.py").write_text(f"open({str(marker)!r}, 'w')")
     nbformat.write(nb, tmp_path / "nb.ipynb")
-    got = extract_file(tmp_path / "nb.ipynb")
+    got = extract_bytes((tmp_path / "nb.ipynb").read_bytes(), "nb.ipynb")
     assert not marker.exists()
     assert "build_model" in got.source and "class A" in got.source  # kept: they run only in the sandbox
     assert [i.why.split(":")[0] for i in got.left_out] == ["a call at top level", "a shell command",
@@ -123,7 +123,7 @@ def test_a_file_that_is_not_a_notebook_says_so(tmp_path):
     bad = tmp_path / "cnn.ipynb"
     bad.write_text("def train(): pass\n")
     with pytest.raises(NotebookError, match="cnn.ipynb could not be read as a Jupyter notebook.*hand in cnn.py"):
-        extract_file(bad)
+        extract_bytes(bad.read_bytes(), bad.name)
     with pytest.raises(SubmissionError, match="could not be read"):
         hand_in(bad)
 
