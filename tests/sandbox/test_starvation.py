@@ -111,6 +111,15 @@ def test_the_sandbox_s_own_processes_are_its_and_the_rest_are_the_machine_s():
         sandbox.stdout.close()
 
 
+def in_nanosleep(pid: int) -> bool:
+    """Whether `pid` waits in its sleep: not merely off a CPU for a moment while it starts (paging in,
+    say), after which it would run again. Where the kernel hides wchan, its state must be sleeping."""
+    wchan = Path(f"/proc/{pid}/wchan").read_text().strip()
+    if wchan and wchan != "0":
+        return "nanosleep" in wchan
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "S"
+
+
 def test_load_this_proc_does_not_show_still_counts(monkeypatch):
     """Other containers' processes are not in this /proc, but their threads are in the machine's count
     of runnable ones (/proc/stat): so much of it as falls to the CPUs the child may use counts."""
@@ -120,7 +129,7 @@ def test_load_this_proc_does_not_show_still_counts(monkeypatch):
     sandbox = subprocess.Popen(["sleep", "30"])
     try:
         deadline = time.monotonic() + 10  # a sleep just started may still be runnable (and count as the sandbox's)
-        while Path(f"/proc/{sandbox.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "R":
+        while not in_nanosleep(sandbox.pid):
             assert time.monotonic() < deadline, "sleep 30 never went to sleep"
             time.sleep(0.05)
         assert usage(sandbox.pid, {min(os.sched_getaffinity(0))})[2] >= 10  # a quarter of the 40
